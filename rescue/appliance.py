@@ -1,0 +1,371 @@
+"""The one place that talks to libguestfs.
+
+`Guest` owns a libguestfs handle for the duration of one command: it adds the
+drives (read-only unless the caller asks for write access), launches the
+appliance once (KVM, falling back to TCG where KVM is broken), inspects, mounts
+and reads. Everything else in vmrescue receives a `Guest` and never imports
+guestfs itself.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
+
+from rescue.errors import Exit, RescueError
+from rescue.imageformat import ImageInfo
+from rescue.model import OsInfo
+
+ACCEL_CHOICES = ("auto", "kvm", "tcg")
+DEFAULT_LAUNCH_TIMEOUT = 600.0   # seconds; TCG on a loaded host can take minutes, never forever
+
+# What qemu prints when /dev/kvm exists but cannot run this guest (nested
+# clouds, CPUs whose MSRs the host hypervisor refuses).
+_BROKEN_KVM = re.compile(
+    r"failed to set MSR|kvm_buf_set_msrs|failed to initialize kvm|Could not access KVM"
+    r"|KVM_CREATE_VM|kvm run failed|KVM internal error|/dev/kvm",
+    re.IGNORECASE,
+)
+
+Status = Callable[[str], None]
+
+
+def _import_guestfs():
+    try:
+        import guestfs  # noqa: PLC0415 - only this module may import it
+    except ImportError:
+        raise RescueError(
+            "LIBGUESTFS_MISSING",
+            "The libguestfs Python binding (module 'guestfs') cannot be imported.",
+            "Install the distribution package: apt-get install python3-guestfs libguestfs-tools "
+            "(Fedora/RHEL: dnf install python3-libguestfs), and run vmrescue from a Python that sees it "
+            "(a venv needs --system-site-packages).",
+            Exit.ENVIRONMENT,
+        )
+    return guestfs
+
+
+def resolve_accel(accel: str | None) -> str:
+    """--accel, else $VMRESCUE_ACCEL, else libguestfs's own force_tcg setting, else auto."""
+    choice = accel or os.environ.get("VMRESCUE_ACCEL") or ""
+    if not choice and "force_tcg" in os.environ.get("LIBGUESTFS_BACKEND_SETTINGS", ""):
+        choice = "tcg"
+    choice = choice or "auto"
+    if choice not in ACCEL_CHOICES:
+        raise RescueError("BAD_ACCEL", f"unknown accelerator {choice!r}.",
+                          f"Use one of: {', '.join(ACCEL_CHOICES)}.", Exit.USAGE)
+    return choice
+
+
+class Guest:
+    """One libguestfs appliance with one or more disk images attached."""
+
+    def __init__(self, images: Sequence[ImageInfo], *, write: bool = False, accel: str | None = None,
+                 verbose: bool = False, status: Status | None = None,
+                 launch_timeout: float = DEFAULT_LAUNCH_TIMEOUT):
+        self.images = list(images)
+        self.write = write
+        self.accel = resolve_accel(accel)
+        self.verbose = verbose
+        self.status = status or (lambda message: None)
+        self.launch_timeout = launch_timeout
+        self.used_accel: str | None = None
+        self.launch_seconds: float | None = None
+        self.launches = 0
+        self._log: deque[str] = deque(maxlen=200)
+        self._g = None
+        self._gfs = _import_guestfs()
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def __enter__(self) -> "Guest":
+        self.launch()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def launch(self) -> None:
+        modes = ["kvm", "tcg"] if self.accel == "auto" else [self.accel]
+        for mode in modes:
+            self._g = self._new_handle(mode)
+            try:
+                self._launch_bounded(mode)
+                self.used_accel = mode
+                return
+            except RuntimeError as exc:
+                log = "\n".join(self._log)
+                self._close_handle()
+                if mode == "kvm" and self.accel == "auto" and _BROKEN_KVM.search(log):
+                    reason = _first_match_line(log) or "qemu could not start under KVM"
+                    self.status(f"KVM is not usable here ({reason}); using software emulation (TCG), "
+                                "which is slower: expect 15-60 s to start.")
+                    continue
+                raise self._launch_error(mode, exc, log)
+
+    def close(self) -> None:
+        if self._g is not None:
+            try:
+                self._g.shutdown()
+            except RuntimeError:
+                pass   # the appliance may already be gone; closing still reaps qemu
+            self._close_handle()
+
+    def _close_handle(self) -> None:
+        if self._g is not None:
+            self._g.close()
+            self._g = None
+
+    def _new_handle(self, mode: str):
+        gfs = self._gfs
+        g = gfs.GuestFS(python_return_dict=True, close_on_exit=True)
+        if self.verbose:
+            g.set_verbose(True)
+            g.set_trace(True)
+        # direct backend: we choose the accelerator ourselves instead of libvirt
+        if not os.environ.get("LIBGUESTFS_BACKEND"):
+            g.set_backend("direct")
+        settings = [s for s in g.get_backend_settings() if s != "force_tcg"]
+        if mode == "tcg":
+            settings.append("force_tcg")
+        g.set_backend_settings(settings)
+        self._log.clear()
+        g.set_event_callback(self._on_event, gfs.EVENT_APPLIANCE | gfs.EVENT_LIBRARY | gfs.EVENT_WARNING)
+        for image in self.images:
+            g.add_drive_opts(image.path, format=image.format, readonly=not self.write)
+        return g
+
+    def _on_event(self, event, event_handle, buf, array) -> None:
+        for line in buf.splitlines():
+            if line.strip():
+                self._log.append(line)
+
+    def _launch_bounded(self, mode: str) -> None:
+        """Launch, killing qemu if the appliance does not come up in time."""
+        timed_out = threading.Event()
+
+        def watchdog() -> None:
+            timed_out.set()
+            _kill_child_qemu()
+
+        timer = threading.Timer(self.launch_timeout, watchdog)
+        timer.daemon = True
+        started = time.monotonic()
+        self.status(f"Starting the libguestfs appliance ({'KVM' if mode == 'kvm' else 'TCG, software emulation'})")
+        timer.start()
+        try:
+            self.launches += 1
+            self._g.launch()
+        except RuntimeError:
+            if timed_out.is_set():
+                raise RescueError(
+                    "APPLIANCE_TIMEOUT",
+                    f"The libguestfs appliance did not start within {self.launch_timeout:.0f} s.",
+                    "Run `libguestfs-test-tool` to see why; on a slow or nested host try --accel tcg "
+                    "and a larger --launch-timeout.",
+                    Exit.ENVIRONMENT,
+                )
+            raise
+        finally:
+            timer.cancel()
+        self.launch_seconds = time.monotonic() - started
+
+    def _launch_error(self, mode: str, exc: Exception, log: str) -> RescueError:
+        if isinstance(exc, RescueError):
+            return exc
+        detail = _first_match_line(log) or (log.strip().splitlines() or [""])[-1]
+        if "Permission denied" in log or "permission denied" in log:
+            hint = "Check that you can read and (for repairs) write the image, and that /boot/vmlinuz-* is readable."
+        elif "lock" in log.lower():
+            hint = "Another program (a running VM?) holds the image; shut the VM down first."
+        else:
+            hint = "Run `libguestfs-test-tool`, or vmrescue -v for the appliance's log."
+        where = "under KVM" if mode == "kvm" else "under TCG"
+        return RescueError("APPLIANCE_FAILED",
+                           f"The libguestfs appliance failed to start {where}" + (f": {detail}" if detail else "."),
+                           hint, Exit.ENVIRONMENT)
+
+    @property
+    def g(self):
+        if self._g is None:
+            raise RuntimeError("Guest used before launch() or after close()")
+        return self._g
+
+    # --- inspection ----------------------------------------------------------
+
+    def devices(self) -> list[str]:
+        return self.g.list_devices()
+
+    def partitions(self) -> list[str]:
+        return self.g.list_partitions()
+
+    def inspect(self) -> list[str]:
+        """Roots of the operating systems found on the attached disks."""
+        return self.g.inspect_os()
+
+    def os_info(self, root: str) -> OsInfo:
+        g = self.g
+        mountpoints = g.inspect_get_mountpoints(root)
+        ordered = sorted(mountpoints.items(), key=lambda kv: (len(kv[0]), kv[0]))
+        return OsInfo(
+            root=root,
+            distro=g.inspect_get_distro(root),
+            product=g.inspect_get_product_name(root),
+            major=g.inspect_get_major_version(root),
+            minor=g.inspect_get_minor_version(root),
+            arch=g.inspect_get_arch(root),
+            package_format=g.inspect_get_package_format(root),
+            mountpoints=tuple(ordered),
+        )
+
+    def applications(self, root: str) -> list[dict]:
+        return self.g.inspect_list_applications2(root)
+
+    @contextmanager
+    def mounted(self, os_info: OsInfo) -> Iterator[list[str]]:
+        """Mount the guest's filesystems (read-only unless writing); yields what could not be mounted."""
+        failed: list[str] = []
+        for mountpoint, device in os_info.mountpoints:
+            try:
+                if self.write:
+                    self.g.mount(device, mountpoint)
+                else:
+                    self.g.mount_ro(device, mountpoint)
+            except RuntimeError as exc:
+                failed.append(f"{mountpoint} ({device}): {_short(exc)}")
+        try:
+            yield failed
+        finally:
+            self.g.umount_all()
+
+    def canonical_device(self, device: str) -> str:
+        return self.g.canonical_device_name(device)
+
+    def filesystem_table(self) -> list[tuple[str, str, str, str]]:
+        """(device, fstype, label, uuid) of every filesystem the appliance sees."""
+        table = []
+        for device, fstype in self.g.list_filesystems().items():
+            if fstype in ("unknown", "swap", ""):
+                table.append((device, fstype, "", ""))
+                continue
+            table.append((device, fstype, self.vfs_label(device), self.vfs_uuid(device)))
+        return table
+
+    def disk_of(self, device: str) -> str | None:
+        """The appliance disk a partition, whole disk or LV lives on (first PV's disk for an LV)."""
+        g = self.g
+        if device in g.list_devices():
+            return device
+        if device in g.list_partitions():
+            return g.part_to_dev(device)
+        parts = device.split("/")
+        if len(parts) == 4 and parts[1] == "dev":
+            try:
+                wanted = set(g.vgpvuuids(parts[2]))
+            except RuntimeError:
+                return None
+            for pv in g.pvs():
+                if g.pvuuid(pv) in wanted:
+                    return self.disk_of(g.canonical_device_name(pv))
+        return None
+
+    def lvs(self) -> list[str]:
+        return self.g.lvs()
+
+    def vfs_label(self, device: str) -> str:
+        try:
+            return self.g.vfs_label(device)
+        except RuntimeError:
+            return ""
+
+    def vfs_uuid(self, device: str) -> str:
+        try:
+            return self.g.vfs_uuid(device)
+        except RuntimeError:
+            return ""
+
+    # --- files inside the mounted guest ----------------------------------------
+
+    def exists(self, path: str) -> bool:
+        return self.g.exists(path)
+
+    def is_file(self, path: str) -> bool:
+        return self.g.is_file(path, followsymlinks=True)
+
+    def is_dir(self, path: str) -> bool:
+        return self.g.is_dir(path, followsymlinks=True)
+
+    def is_symlink(self, path: str) -> bool:
+        return self.g.is_symlink(path)
+
+    def readlink(self, path: str) -> str:
+        return self.g.readlink(path)
+
+    def size(self, path: str) -> int:
+        return self.g.filesize(path)
+
+    def ls(self, path: str) -> list[str]:
+        try:
+            return self.g.ls(path)
+        except RuntimeError:
+            return []
+
+    def find(self, path: str) -> list[str]:
+        """Every path below `path`, relative to it; [] when it does not exist."""
+        if not self.g.is_dir(path, followsymlinks=True):
+            return []
+        return self.g.find(path)
+
+    def read(self, path: str, limit: int = 4 * 1024 * 1024, offset: int = 0) -> bytes:
+        """At most `limit` bytes of a guest file (a hostile guest's files can be huge)."""
+        chunks: list[bytes] = []
+        left = limit
+        while left > 0:
+            # the daemon caps one pread below 4 MiB
+            chunk = self.g.pread(path, min(left, 2 * 1024 * 1024), offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def read_text(self, path: str, limit: int = 4 * 1024 * 1024) -> str:
+        return self.read(path, limit).decode("utf-8", errors="replace")
+
+
+def _first_match_line(log: str) -> str | None:
+    for line in log.splitlines():
+        if _BROKEN_KVM.search(line):
+            return line.strip().removeprefix("qemu-system-x86_64: ").removeprefix("error: ")
+    return None
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _kill_child_qemu() -> None:
+    """Kill the qemu that libguestfs forked for us (the watchdog's last resort)."""
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == me and comm.startswith("qemu"):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass

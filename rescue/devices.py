@@ -1,0 +1,151 @@
+"""Pure device-name logic: fstab, GRUB's (hdX,Y), and root= specs.
+
+The guest names its disks as its own kernel saw them (/dev/sda, /dev/hda,
+/dev/vda, /dev/xvda ...), GRUB legacy as (hd0,0), and the appliance as
+/dev/sdX in the order the images were added. These functions translate
+between them without touching libguestfs, so they can be tested on tables.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_GUEST_DISK = re.compile(r"^/dev/(?:sd|hd|vd|xvd)([a-z]+)(\d*)$")
+_GRUB_DEVICE = re.compile(r"^\((?:hd)(\d+)(?:,(\d+))?\)$")
+
+
+@dataclass(frozen=True)
+class Filesystem:
+    device: str        # appliance device, e.g. /dev/sda1 or /dev/VolGroup00/LogVol00
+    fstype: str
+    label: str = ""
+    uuid: str = ""
+
+
+def parse_fstab(text: str) -> tuple[tuple[str, str, str], ...]:
+    """(spec, mountpoint, fstype) of each fstab line; comments and junk skipped."""
+    rows = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        fields = line.split()
+        if len(fields) >= 3:
+            rows.append((fields[0], fields[1], fields[2]))
+    return tuple(rows)
+
+
+def _disk_letters(index: int) -> str:
+    """0 → a, 25 → z, 26 → aa (the kernel's sd naming)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(ord("a") + rem) + letters
+    return letters
+
+
+def _letters_index(letters: str) -> int:
+    index = 0
+    for ch in letters:
+        index = index * 26 + (ord(ch) - ord("a") + 1)
+    return index - 1
+
+
+def appliance_disk(first_disk: str, offset: int) -> str:
+    """The appliance disk `offset` places after `first_disk` (/dev/sdb + 1 → /dev/sdc)."""
+    m = re.match(r"^/dev/sd([a-z]+)$", first_disk)
+    if not m:
+        return first_disk
+    return "/dev/sd" + _disk_letters(_letters_index(m.group(1)) + offset)
+
+
+def grub_device_to_partition(grub_device: str, first_disk: str) -> str | None:
+    """(hd0,0) → /dev/sda1 when the guest's first disk is the appliance's /dev/sda."""
+    m = _GRUB_DEVICE.match(grub_device.strip())
+    if not m:
+        return None
+    disk = appliance_disk(first_disk, int(m.group(1)))
+    if m.group(2) is None:
+        return disk
+    return f"{disk}{int(m.group(2)) + 1}"
+
+
+def guest_device_to_appliance(device: str, first_disk: str) -> str | None:
+    """/dev/hda2 or /dev/vda2 in the guest's eyes → /dev/sdX2 in the appliance's."""
+    m = _GUEST_DISK.match(device)
+    if not m:
+        return None
+    return appliance_disk(first_disk, _letters_index(m.group(1))) + m.group(2)
+
+
+def mapper_to_lv(device: str) -> str | None:
+    """/dev/mapper/VolGroup00-LogVol00 → /dev/VolGroup00/LogVol00 ('--' is an escaped '-')."""
+    if not device.startswith("/dev/mapper/"):
+        return None
+    name = device[len("/dev/mapper/"):]
+    parts = re.split(r"(?<!-)-(?!-)", name)
+    if len(parts) != 2:
+        return None
+    vg, lv = (p.replace("--", "-") for p in parts)
+    return f"/dev/{vg}/{lv}"
+
+
+def resolve_spec(spec: str, filesystems: list[Filesystem], lvs: list[str], first_disk: str) -> str | None:
+    """root=/fstab spec → appliance device holding it, None when nothing matches."""
+    spec = spec.strip()
+    if spec.startswith("LABEL="):
+        hits = [fs.device for fs in filesystems if fs.label == spec[6:]]
+        return hits[0] if len(hits) == 1 else None
+    if spec.startswith("UUID="):
+        want = spec[5:].lower()
+        hits = [fs.device for fs in filesystems if fs.uuid.lower() == want]
+        return hits[0] if len(hits) == 1 else None
+    known = {fs.device for fs in filesystems} | set(lvs)
+    if spec in lvs:
+        return spec
+    lv = mapper_to_lv(spec)
+    if lv:
+        return lv if lv in lvs else None
+    appliance = guest_device_to_appliance(spec, first_disk)
+    if appliance and appliance in known:
+        return appliance
+    return None
+
+
+def lvm_volume_from_args(args: str) -> list[str]:
+    """LVs that dracut/mkinitrd are told to activate: rd_LVM_LV=VG/LV, rd.lvm.lv=VG/LV."""
+    found = []
+    for word in args.split():
+        for key in ("rd_LVM_LV=", "rd.lvm.lv="):
+            if word.startswith(key):
+                found.append("/dev/" + word[len(key):])
+    return found
+
+
+def guest_path_on(mountpoint: str, path: str) -> str:
+    """A path relative to the filesystem mounted at `mountpoint`, as a guest path."""
+    if mountpoint == "/":
+        return path if path.startswith("/") else "/" + path
+    return mountpoint.rstrip("/") + ("" if path.startswith("/") else "/") + path
+
+
+def resolve_grub_path(path: str, grub_root: str | None, first_disk: str,
+                      mountpoints: tuple[tuple[str, str], ...]) -> str | None:
+    """A kernel/initrd path from grub.conf → the guest path GRUB would read.
+
+    GRUB legacy reads paths relative to the filesystem named by `root (hdX,Y)`
+    (or a `(hdX,Y)` prefix on the path). With a separate /boot that filesystem
+    is mounted at /boot, so `/vmlinuz-R` means `/boot/vmlinuz-R`.
+    """
+    device_text = grub_root
+    m = re.match(r"^(\([^)]*\))(.*)$", path)
+    if m:
+        device_text, path = m.group(1), m.group(2)
+    if not device_text:
+        return None
+    partition = grub_device_to_partition(device_text, first_disk)
+    if partition is None:
+        return None
+    for mountpoint, device in mountpoints:
+        if device == partition:
+            return guest_path_on(mountpoint, path)
+    return None

@@ -1,0 +1,315 @@
+"""Read every fact about one guest, once, into `GuestFacts`.
+
+This is the only module that turns a mounted guest into data. It reads through
+a `Guest` (never guestfs directly), caps every read (a hostile guest's files can
+be huge), hands the bytes to the pure parsers, and records what it could not
+read in `notes` instead of failing.
+"""
+from __future__ import annotations
+
+import posixpath
+from typing import Iterable
+
+from rescue import bzimage, grubconf, initrd, kernels, modinfo, yumconf
+from rescue.appliance import Guest
+from rescue.devices import Filesystem, parse_fstab, resolve_grub_path, resolve_spec
+from rescue.model import (
+    Bootloader, BootEntry, GuestFacts, InitrdFile, ModulesDir, OsInfo, RpmPackage,
+    ThirdPartyModule, VmlinuzFile, YumConfig,
+)
+
+GRUB_LEGACY_CONFIGS = ("/boot/grub/grub.conf", "/boot/grub/menu.lst", "/etc/grub.conf")
+GRUB2_CONFIGS = ("/boot/grub2/grub.cfg", "/boot/grub/grub.cfg")
+BLS_DIR = "/boot/loader/entries"
+THIRD_PARTY_DIRS = ("misc", "extra", "updates", "weak-updates")
+
+CONFIG_LIMIT = 1024 * 1024              # no real grub.conf is near this
+LOG_LIMIT = 8 * 1024 * 1024
+VMLINUZ_HEADER_BYTES = 64 * 1024        # the version string sits in the setup code
+INITRD_SCAN_LIMIT = 64 * 1024 * 1024    # larger initrds are not opened (cost, not safety)
+MODULE_LIMIT = 16 * 1024 * 1024
+
+
+class Gatherer:
+    """Facts about one OS root of an image attached to `guest`."""
+
+    def __init__(self, guest: Guest, image: str, os_info: OsInfo, first_disk: str):
+        self.guest = guest
+        self.image = image
+        self.os = os_info
+        self.first_disk = first_disk
+        self.notes: list[str] = []
+
+    def gather(self) -> GuestFacts:
+        with self.guest.mounted(self.os) as unmounted:
+            for failure in unmounted:
+                self.notes.append(f"could not mount {failure}")
+            filesystems = [Filesystem(*row) for row in self.guest.filesystem_table()]
+            lvs = self.guest.lvs()
+            packages = self._kernel_packages()
+            vmlinuz = self._vmlinuz_files()
+            facts = GuestFacts(
+                image=self.image,
+                os=self.os,
+                bootloader=self._bootloader(filesystems, lvs),
+                kernels=kernels.join_kernels(
+                    vmlinuz=vmlinuz,
+                    initrds=self._initrd_files(),
+                    modules=self._modules_dirs(),
+                    system_maps=self._boot_releases("System.map-"),
+                    configs=self._boot_releases("config-"),
+                    packages=packages,
+                    el_major=self.os.major,
+                ),
+                third_party_modules=tuple(self._third_party_modules()),
+                kernel_packages=tuple(packages),
+                yum_events=self._yum_events(),
+                yum=self._yum_config(),
+                fstab=self._fstab(),
+                boot_is_separate=any(mp == "/boot" for mp, _ in self.os.mountpoints),
+                notes=(),
+            )
+        return _with_notes(facts, self.notes)
+
+    # --- small readers ------------------------------------------------------
+
+    def _read_text(self, path: str, limit: int = CONFIG_LIMIT) -> str | None:
+        """A guest text file, or None when absent/unreadable (noted)."""
+        try:
+            if not self.guest.is_file(path):
+                return None
+            data = self.guest.read(path, limit)
+        except RuntimeError as exc:
+            self.notes.append(f"could not read {path}: {_first_line(exc)}")
+            return None
+        if len(data) >= limit:
+            self.notes.append(f"{path} is larger than {limit // 1024} KiB; only its start was read")
+        return data.decode("utf-8", errors="replace")
+
+    def _read_bytes(self, path: str, limit: int) -> bytes | None:
+        try:
+            return self.guest.read(path, limit)
+        except RuntimeError as exc:
+            self.notes.append(f"could not read {path}: {_first_line(exc)}")
+            return None
+
+    def _boot_names(self) -> list[str]:
+        return sorted(self.guest.ls("/boot"))
+
+    def _boot_releases(self, prefix: str) -> list[str]:
+        return [name[len(prefix):] for name in self._boot_names() if name.startswith(prefix)]
+
+    # --- kernels ------------------------------------------------------------
+
+    def _vmlinuz_files(self) -> list[VmlinuzFile]:
+        found = []
+        for name in self._boot_names():
+            if not name.startswith("vmlinuz-"):
+                continue
+            path = f"/boot/{name}"
+            if not self.guest.is_file(path):
+                continue
+            header = self._read_bytes(path, VMLINUZ_HEADER_BYTES) or b""
+            version = bzimage.read_kernel_version(header)
+            found.append(VmlinuzFile(
+                path=path,
+                name_release=name[len("vmlinuz-"):],
+                embedded_version=version,
+                embedded_release=bzimage.release_of(version) if version else None,
+            ))
+        return found
+
+    def _initrd_files(self) -> list[InitrdFile]:
+        found = []
+        for name in self._boot_names():
+            release = kernels.release_from_boot_name(name)
+            if release is None or not (name.startswith("initrd-") or name.startswith("initramfs-")):
+                continue
+            path = f"/boot/{name}"
+            if not self.guest.is_file(path):
+                continue
+            size = self.guest.size(path)
+            has_modules = None
+            if 0 < size <= INITRD_SCAN_LIMIT:
+                data = self._read_bytes(path, INITRD_SCAN_LIMIT)
+                if data is not None:
+                    has_modules = initrd.lists_modules_for(data, release)
+            found.append(InitrdFile(path=path, name_release=release, size=size, has_modules_for=has_modules))
+        return found
+
+    def _modules_dirs(self) -> list[ModulesDir]:
+        found = []
+        for release in sorted(self.guest.ls("/lib/modules")):
+            path = f"/lib/modules/{release}"
+            if not self.guest.is_dir(path):
+                continue
+            found.append(ModulesDir(
+                release=release,
+                path=path,
+                has_modules_dep=self.guest.is_file(f"{path}/modules.dep"),
+                has_kernel_tree=self.guest.is_dir(f"{path}/kernel"),
+            ))
+        return found
+
+    def _third_party_modules(self) -> Iterable[ThirdPartyModule]:
+        for release in sorted(self.guest.ls("/lib/modules")):
+            for sub in THIRD_PARTY_DIRS:
+                top = f"/lib/modules/{release}/{sub}"
+                for rel in self.guest.find(top):
+                    if not rel.endswith(".ko"):
+                        continue
+                    path = f"{top}/{rel}"
+                    if not self.guest.is_file(path):   # dangling weak-updates symlink
+                        continue
+                    data = self._read_bytes(path, MODULE_LIMIT) or b""
+                    info = modinfo.read_modinfo(data)
+                    yield ThirdPartyModule(
+                        path=path,
+                        name=(info.get("name") or [posixpath.basename(rel)[:-3]])[0],
+                        vermagic_release=modinfo.vermagic_release(info),
+                        installed_under=f"/lib/modules/{release}",
+                    )
+
+    def _kernel_packages(self) -> list[RpmPackage]:
+        if self.os.package_format != "rpm":
+            return []
+        try:
+            apps = self.guest.applications(self.os.root)
+        except RuntimeError as exc:
+            self.notes.append(f"could not read the RPM database: {_first_line(exc)}")
+            return []
+        return [
+            RpmPackage(name=a["app2_name"], epoch=int(a["app2_epoch"] or 0), version=a["app2_version"],
+                       release=a["app2_release"], arch=a["app2_arch"])
+            for a in apps if kernels.is_kernel_package(a["app2_name"])
+        ]
+
+    # --- bootloader ---------------------------------------------------------
+
+    def _bootloader(self, filesystems: list[Filesystem], lvs: list[str]) -> Bootloader:
+        for path in GRUB_LEGACY_CONFIGS:
+            text = self._read_text(path)
+            if text is not None:
+                return self._grub_legacy(path, text, filesystems, lvs)
+        for path in GRUB2_CONFIGS:
+            text = self._read_text(path)
+            if text is not None:
+                return self._grub2(path, text, filesystems, lvs)
+        if self.guest.ls(BLS_DIR):
+            return self._bls(filesystems, lvs)
+        return Bootloader(kind=None, config=None, default=None)
+
+    def _entry(self, index: int, title: str, kind: str, grub_root: str | None, kernel: str | None,
+               args: str, initrd_path: str | None, filesystems, lvs, *, by_grub_root: bool) -> BootEntry:
+        if by_grub_root:
+            guest_kernel = resolve_grub_path(kernel, grub_root, self.first_disk, self.os.mountpoints) if kernel else None
+            guest_initrd = resolve_grub_path(initrd_path, grub_root, self.first_disk, self.os.mountpoints) if initrd_path else None
+        else:
+            # GRUB2 and BLS paths are relative to the filesystem holding /boot
+            boot_mp = "/boot" if any(mp == "/boot" for mp, _ in self.os.mountpoints) else "/"
+            guest_kernel = _on_boot(kernel, boot_mp)
+            guest_initrd = _on_boot(initrd_path, boot_mp)
+        root_device = grubconf.kernel_arg(args, "root")
+        return BootEntry(
+            index=index, title=title, kind=kind, grub_root=grub_root, kernel=kernel, kernel_args=args,
+            initrd=initrd_path, guest_kernel=guest_kernel, guest_initrd=guest_initrd,
+            kernel_exists=bool(guest_kernel) and self.guest.is_file(guest_kernel),
+            initrd_exists=bool(guest_initrd) and self.guest.is_file(guest_initrd),
+            root_device=root_device,
+            root_resolved=resolve_spec(root_device, filesystems, lvs, self.first_disk) if root_device else None,
+        )
+
+    def _grub_legacy(self, path: str, text: str, filesystems, lvs) -> Bootloader:
+        config = grubconf.parse_grub_legacy(text)
+        entries = []
+        for e in config.entries:
+            kind = e.kind
+            if kind == "chainloader" or kind == "other":
+                entries.append(BootEntry(index=e.index, title=e.title, kind=kind, grub_root=e.root,
+                                         kernel=e.kernel, kernel_args=e.kernel_args, initrd=e.initrd))
+                continue
+            entries.append(self._entry(e.index, e.title, kind, e.root, e.linux_kernel, e.linux_args or "",
+                                       e.linux_initrd, filesystems, lvs, by_grub_root=True))
+        return Bootloader(kind="grub-legacy", config=path, default=config.default, fallback=config.fallback,
+                          entries=tuple(entries), parse_errors=tuple(config.errors))
+
+    def _grub2(self, path: str, text: str, filesystems, lvs) -> Bootloader:
+        config = grubconf.parse_grub2_cfg(text)
+        entries = tuple(
+            self._entry(e.index, e.title, "linux", None, e.kernel, e.kernel_args or "", e.initrd,
+                        filesystems, lvs, by_grub_root=False)
+            for e in config.entries
+        )
+        default = _grub2_default(config.default, entries)
+        return Bootloader(kind="grub2", config=path, default=default, entries=entries)
+
+    def _bls(self, filesystems, lvs) -> Bootloader:
+        entries = []
+        for index, name in enumerate(sorted(self.guest.ls(BLS_DIR), reverse=True)):
+            text = self._read_text(f"{BLS_DIR}/{name}")
+            if not name.endswith(".conf") or text is None:
+                continue
+            e = grubconf.parse_bls_entry(text)
+            entries.append(self._entry(len(entries), e.title or name, "linux", None, e.linux, e.options or "",
+                                       e.initrd, filesystems, lvs, by_grub_root=False))
+        return Bootloader(kind="bls", config=BLS_DIR, default=0 if entries else None, entries=tuple(entries))
+
+    # --- evidence -----------------------------------------------------------
+
+    def _yum_events(self):
+        text = self._read_text("/var/log/yum.log", LOG_LIMIT)
+        return yumconf.parse_yum_log(text) if text else ()
+
+    def _yum_config(self) -> YumConfig:
+        repos = []
+        for name in sorted(self.guest.ls("/etc/yum.repos.d")):
+            if name.endswith(".repo"):
+                path = f"/etc/yum.repos.d/{name}"
+                text = self._read_text(path)
+                if text:
+                    repos.extend(yumconf.parse_repo_file(path, text))
+        plugins, excludes = yumconf.parse_yum_conf(self._read_text("/etc/yum.conf") or "")
+        priorities = False
+        for conf in ("/etc/yum/pluginconf.d/priorities.conf",):
+            text = self._read_text(conf)
+            priorities = priorities or (plugins and text is not None and yumconf.parse_plugin_conf(text))
+        sysconfig = self._read_text("/etc/sysconfig/kernel")
+        return YumConfig(
+            repos=tuple(repos),
+            priorities_plugin_enabled=bool(priorities),
+            excludes=excludes,
+            default_kernel=yumconf.parse_sysconfig_kernel(sysconfig) if sysconfig else None,
+        )
+
+    def _fstab(self):
+        text = self._read_text("/etc/fstab")
+        return parse_fstab(text) if text else ()
+
+
+def _on_boot(path: str | None, boot_mountpoint: str) -> str | None:
+    if not path:
+        return None
+    if boot_mountpoint == "/boot" and not path.startswith("/boot/"):
+        return "/boot" + (path if path.startswith("/") else "/" + path)
+    return path if path.startswith("/") else "/" + path
+
+
+def _grub2_default(default: str | None, entries: tuple[BootEntry, ...]) -> int | None:
+    if default is None or default == "":
+        return 0 if entries else None
+    if default.isdigit():
+        return int(default)
+    for e in entries:
+        if e.title == default:
+            return e.index
+    return 0 if entries else None
+
+
+def _with_notes(facts: GuestFacts, notes: list[str]) -> GuestFacts:
+    from dataclasses import replace
+    return replace(facts, notes=tuple(notes))
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

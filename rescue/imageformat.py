@@ -1,0 +1,157 @@
+"""Safe detection of a disk image's format before libguestfs sees it.
+
+libguestfs would happily probe a raw file, and a guest that writes a qcow2
+header at the start of its raw disk could then make us read host files through
+a backing-file name it chose. So: ask `qemu-img info` once, refuse images that
+reference other host files (backing files, external data files, descriptor
+extents outside the image's directory) unless the operator allows it, and pass
+the detected format explicitly to `add_drive`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from rescue.errors import Exit, RescueError
+
+KNOWN_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "vhdx", "vpc", "qed")
+MIN_DISK_BYTES = 64 * 1024          # smaller cannot hold a partition table and a filesystem
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    path: str
+    format: str
+    virtual_size: int
+    backing_file: str | None = None
+    extents: tuple[str, ...] = ()   # host files a vmdk descriptor points at
+
+
+def _refuse(path: str, code: str, message: str, hint: str) -> RescueError:
+    return RescueError(code, f"{path}: {message}", hint, Exit.IMAGE)
+
+
+def _check_host_file(path: str) -> None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise _refuse(path, "IMAGE_NOT_FOUND", "no such file.", "Check the path of the disk image.")
+    except PermissionError:
+        raise _refuse(path, "IMAGE_UNREADABLE", "permission denied.", "Run as a user that can read the image (often root).")
+    if stat.S_ISDIR(st.st_mode):
+        raise _refuse(path, "IMAGE_IS_DIRECTORY", "is a directory, not a disk image.",
+                      "Give the image file itself (e.g. the .vmdk descriptor or the .qcow2 file).")
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        raise _refuse(path, "IMAGE_NOT_A_FILE", "is not a regular file or block device.", "Give a disk image file.")
+    if not os.access(path, os.R_OK):
+        raise _refuse(path, "IMAGE_UNREADABLE", "permission denied.", "Run as a user that can read the image (often root).")
+    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+        raise _refuse(path, "IMAGE_EMPTY", "is an empty file.", "The image holds no disk; check that the copy finished.")
+
+
+def _qemu_img_info(path: str, fmt: str | None) -> dict:
+    cmd = ["qemu-img", "info", "--output=json", "-U"]
+    if fmt:
+        cmd += ["-f", fmt]
+    cmd.append(path)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise RescueError("QEMU_IMG_MISSING", "qemu-img is not installed.",
+                          "Install it: apt-get install qemu-utils (Debian/Ubuntu) or dnf install qemu-img.",
+                          Exit.ENVIRONMENT)
+    except subprocess.TimeoutExpired:
+        raise _refuse(path, "IMAGE_UNREADABLE", "qemu-img did not answer within 60 s.",
+                      "Is the image on a hung network filesystem?")
+    if proc.returncode != 0:
+        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unknown error"
+        reason = reason.removeprefix("qemu-img: ")
+        if "truncated" in reason.lower():
+            raise _refuse(path, "IMAGE_TRUNCATED", f"is truncated: {reason}",
+                          "The copy of the image is incomplete; copy it again from the datastore.")
+        raise _refuse(path, "IMAGE_UNREADABLE", f"qemu-img cannot open it: {reason}",
+                      "Check that the image is complete (not truncated) and that every file it refers to is present.")
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise _refuse(path, "IMAGE_UNREADABLE", "qemu-img printed something that is not JSON.", "Run qemu-img info on it by hand.")
+
+
+def _extent_files(info: dict) -> tuple[str, ...]:
+    data = (info.get("format-specific") or {}).get("data") or {}
+    return tuple(e["filename"] for e in data.get("extents", []) if e.get("filename"))
+
+
+def _data_file(info: dict) -> str | None:
+    data = (info.get("format-specific") or {}).get("data") or {}
+    return data.get("data-file")
+
+
+def truncation_problem(fmt: str, header: bytes, file_size: int) -> str | None:
+    """Cheap check that the metadata a format's header points at lies inside the file.
+
+    qemu-img info reads only the header, so a copy cut short still "opens";
+    libguestfs would then fail much later with an I/O error.
+    """
+    if fmt == "qcow2" and len(header) >= 72:
+        l1_entries = struct.unpack(">I", header[36:40])[0]
+        l1_offset = struct.unpack(">Q", header[40:48])[0]
+        refcount_offset = struct.unpack(">Q", header[48:56])[0]
+        end = max(l1_offset + 8 * l1_entries, refcount_offset + 8)
+        if end > file_size:
+            return f"its tables end at byte {end} but the file has {file_size}"
+    if fmt == "vmdk" and header[:4] == b"KDMV" and len(header) >= 64:
+        # sparse extent header: grain directory offset in sectors at byte 56
+        gd_offset = struct.unpack("<Q", header[56:64])[0]
+        if gd_offset != 0xFFFFFFFFFFFFFFFF and gd_offset * 512 > file_size:
+            return f"its grain directory starts at byte {gd_offset * 512} but the file has {file_size}"
+    return None
+
+
+def probe(path: str, fmt: str | None = None, allow_backing: bool = False) -> ImageInfo:
+    """Detect the image's format and refuse images that reach out to other host files."""
+    _check_host_file(path)
+    if fmt is not None and fmt not in KNOWN_FORMATS:
+        raise RescueError("BAD_FORMAT", f"unknown image format {fmt!r}.",
+                          f"Use one of: {', '.join(KNOWN_FORMATS)}.", Exit.USAGE)
+    info = _qemu_img_info(path, fmt)
+    detected = info.get("format", "raw")
+    size = int(info.get("virtual-size", 0))
+
+    backing = info.get("full-backing-filename") or info.get("backing-filename")
+    if backing and not allow_backing:
+        raise _refuse(path, "BACKING_FILE_REFUSED",
+                      f"is a {detected} image whose backing file is {backing!r}.",
+                      "A disk image can name any host file as its backing file; if you trust it, "
+                      "pass --allow-backing, or flatten it first: qemu-img convert -O qcow2 IMAGE FLAT.qcow2.")
+    data_file = _data_file(info)
+    if data_file and not allow_backing:
+        raise _refuse(path, "BACKING_FILE_REFUSED",
+                      f"is a {detected} image with an external data file {data_file!r}.",
+                      "If you trust it, pass --allow-backing.")
+
+    extents = _extent_files(info)
+    image_dir = Path(path).resolve().parent
+    for extent in extents:
+        where = (image_dir / extent).resolve()
+        if where.parent != image_dir and not allow_backing:
+            raise _refuse(path, "BACKING_FILE_REFUSED",
+                          f"is a VMware descriptor whose extent {extent!r} lies outside the image's directory.",
+                          "Move the extent next to the descriptor, or pass --allow-backing if you trust it.")
+    if size < MIN_DISK_BYTES:
+        raise _refuse(path, "NOT_A_DISK_IMAGE",
+                      f"is not a disk image ({detected}, {size} bytes of disk: too small for a partition table).",
+                      "Give the virtual machine's disk file (.vmdk, .qcow2, .img).")
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            problem = truncation_problem(detected, f.read(512), os.path.getsize(path))
+        if problem:
+            raise _refuse(path, "IMAGE_TRUNCATED", f"is truncated: {problem}.",
+                          "The copy of the image is incomplete; copy it again from the datastore.")
+    return ImageInfo(path=path, format=detected, virtual_size=size,
+                     backing_file=backing, extents=extents)

@@ -1,0 +1,188 @@
+"""Which kernels a guest holds: every source about one release joined into a `Kernel`.
+
+Pure: the inputs are what `gather` read (files in /boot, /lib/modules trees,
+the rpmdb's kernel packages); nothing here touches an image. Like virt-v2v's
+`linux_kernels`, a kernel is keyed by its release (`uname -r`), and a boot file
+is tied to a release by its file name.
+"""
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rescue.model import InitrdFile, Kernel, ModulesDir, RpmPackage, VmlinuzFile
+from rescue.versions import rpmvercmp, uname_r_for
+
+# Sub-packages that share the "kernel-" prefix but hold no bootable kernel.
+_NOT_A_KERNEL = frozenset({
+    "headers", "devel", "firmware", "doc", "tools", "tools-libs", "tools-libs-devel",
+    "abi-whitelists", "abi-stablelists", "debuginfo", "debuginfo-common", "source",
+    "srpm-macros", "rpm-macros", "cross-headers", "bootwrapper", "utils",
+    "modules", "modules-extra", "modules-internal", "modules-core", "selftests-internal",
+})
+_NOT_A_KERNEL_SUFFIXES = ("-devel", "-headers", "-debuginfo", "-doc")
+_NOT_A_KERNEL_PREFIXES = ("kernel-module-", "kernel-debuginfo-common", "kernel-abi-")
+
+
+def is_kernel_package(name: str) -> bool:
+    """True for packages that install a bootable kernel: kernel, kernel-PAE, kernel-xen, ..."""
+    if name == "kernel":
+        return True
+    if not name.startswith("kernel-"):
+        return False
+    flavour = name[len("kernel-"):]
+    if not flavour or flavour in _NOT_A_KERNEL:
+        return False
+    if name.endswith(_NOT_A_KERNEL_SUFFIXES) or name.startswith(_NOT_A_KERNEL_PREFIXES):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class BootName:
+    """What a file name in /boot says: which kind of file, for which release."""
+    kind: str          # "vmlinuz", "initrd", "system_map", "config"
+    release: str
+    kdump: bool = False   # an initrd the kdump service built for a crash kernel, not for booting
+
+
+# Order matters: the kdump forms must be tried before the plain initrd forms.
+_BOOT_NAME_PATTERNS = (
+    ("initrd", True, re.compile(r"^initrd-(?P<r>.+?)-?kdump\.img$")),
+    ("initrd", True, re.compile(r"^initramfs-(?P<r>.+?)-?kdump\.img$")),
+    ("initrd", False, re.compile(r"^initrd-(?P<r>.+)\.img$")),
+    ("initrd", False, re.compile(r"^initramfs-(?P<r>.+)\.img$")),
+    ("initrd", False, re.compile(r"^initrd\.img-(?P<r>.+)$")),     # Debian-style
+    ("vmlinuz", False, re.compile(r"^vmlinuz-(?P<r>.+)$")),
+    ("system_map", False, re.compile(r"^System\.map-(?P<r>.+)$")),
+    ("config", False, re.compile(r"^config-(?P<r>.+)$")),
+)
+# Suffixes of backups and checksums that sit beside real boot files.
+_NOT_BOOT_FILE_SUFFIXES = (".hmac", ".bak", ".old", ".orig", ".rpmsave", ".rpmnew", "~")
+
+
+def parse_boot_name(filename: str) -> BootName | None:
+    """Classify a /boot file name; None for anything that is not a per-release boot file."""
+    base = posixpath.basename(filename)
+    if base.startswith(".") or base.endswith(_NOT_BOOT_FILE_SUFFIXES):
+        return None
+    for kind, kdump, pattern in _BOOT_NAME_PATTERNS:
+        m = pattern.match(base)
+        if m:
+            release = m.group("r")
+            # EL7+ rescue images ("vmlinuz-0-rescue-<machine-id>") carry no uname -r.
+            if not release or release.startswith("0-rescue-"):
+                return None
+            return BootName(kind, release, kdump)
+    return None
+
+
+def release_from_boot_name(filename: str) -> str | None:
+    """Release named by vmlinuz-R, initrd-R.img, initramfs-R.img, System.map-R, config-R.
+
+    None for anything else, including kdump initrds (initrd-Rkdump.img), which
+    are built for the crash kernel and are not the initrd of release R.
+    """
+    parsed = parse_boot_name(filename)
+    if parsed is None or parsed.kdump:
+        return None
+    return parsed.release
+
+
+def is_kdump_initrd(filename: str) -> bool:
+    parsed = parse_boot_name(filename)
+    return parsed is not None and parsed.kdump
+
+
+def newest_first(releases: Iterable[str]) -> list[str]:
+    """Releases sorted newest first by RPM version order (ties: by text, for a stable order)."""
+    def cmp(a: str, b: str) -> int:
+        return -rpmvercmp(a, b) or (a > b) - (a < b)
+    return sorted(set(releases), key=functools.cmp_to_key(cmp))
+
+
+def _literal_initrd_release(filename: str) -> str:
+    """The text between "initrd-"/"initramfs-" and ".img", kdump suffix included."""
+    base = posixpath.basename(filename)
+    return re.sub(r"^(initrd|initramfs)-|\.img$", "", base)
+
+
+def _boot_initrds(initrds: Iterable[InitrdFile], vmlinuz_releases: set[str]) -> dict[str, InitrdFile]:
+    """Initrds by release, leaving out kdump initrds.
+
+    A "...kdump.img" is kept only when a vmlinuz carries that literal release:
+    then it is the boot initrd of a "kdump" flavour kernel (EL5's kernel-kdump,
+    vmlinuz-2.6.18-274.el5kdump), not a crash-kernel image.
+    """
+    by_release: dict[str, InitrdFile] = {}
+    for initrd in initrds:
+        release = initrd.name_release
+        if is_kdump_initrd(initrd.path):
+            release = _literal_initrd_release(initrd.path)
+            if release not in vmlinuz_releases:
+                continue
+        by_release.setdefault(release, initrd)
+    return by_release
+
+
+def _packages_by_release(packages: Iterable[RpmPackage], el_major: int) -> dict[str, RpmPackage]:
+    """Kernel packages by the release they install; the first one listed wins a tie."""
+    by_release: dict[str, RpmPackage] = {}
+    for pkg in packages:
+        if is_kernel_package(pkg.name):
+            by_release.setdefault(uname_r_for(pkg, el_major), pkg)
+    return by_release
+
+
+def join_kernels(
+    vmlinuz: Iterable[VmlinuzFile],
+    initrds: Iterable[InitrdFile],
+    modules: Iterable[ModulesDir],
+    system_maps: Iterable[str],
+    configs: Iterable[str],
+    packages: Iterable[RpmPackage],
+    el_major: int,
+) -> tuple[Kernel, ...]:
+    """One `Kernel` per release seen in any source, newest first.
+
+    A vmlinuz is keyed by the release in its file name, not the one in its
+    header: GRUB and the initrd scripts find files by name, and a renamed kernel
+    is exactly what `rules` must be able to point at.
+    """
+    by_vmlinuz: dict[str, VmlinuzFile] = {}
+    for v in vmlinuz:
+        by_vmlinuz.setdefault(v.name_release, v)
+    by_initrd = _boot_initrds(initrds, set(by_vmlinuz))
+    by_modules: dict[str, ModulesDir] = {}
+    for m in modules:
+        by_modules.setdefault(m.release, m)
+    maps = set(system_maps)
+    confs = set(configs)
+    by_package = _packages_by_release(packages, el_major)
+
+    releases = set(by_vmlinuz) | set(by_initrd) | set(by_modules) | maps | confs | set(by_package)
+    return tuple(
+        Kernel(
+            uname_r=r,
+            vmlinuz=by_vmlinuz.get(r),
+            initrd=by_initrd.get(r),
+            modules=by_modules.get(r),
+            system_map=r in maps,
+            config=r in confs,
+            rpm=by_package.get(r),
+        )
+        for r in newest_first(releases)
+    )
+
+
+def booted_release(kernel: Kernel) -> str | None:
+    """The `uname -r` this kernel reports once booted: its header's release if known.
+
+    A kernel copied under another name still looks for /lib/modules/<header release>.
+    """
+    if kernel.vmlinuz is None:
+        return None
+    return kernel.vmlinuz.embedded_release or kernel.vmlinuz.name_release

@@ -1,0 +1,182 @@
+"""Plain data: what vmrescue observes in a guest and what it concludes.
+
+Everything here is a frozen dataclass with no I/O, so the pure modules
+(`grubconf`, `kernels`, `rules`, `report`) and their tests can build these
+by hand. `gather` is the only producer of `GuestFacts` from a real image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"      # the guest cannot boot (or cannot boot the right kernel)
+    WARNING = "warning"  # it may boot, but something will bite later
+    INFO = "info"        # evidence worth knowing (what happened, why)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str            # stable identifier, e.g. "ENTRY_KERNEL_MISSING"
+    severity: Severity
+    message: str         # one sentence naming the cause
+    action: str          # the next command or step for the operator
+
+
+# --- what the guest holds ----------------------------------------------------
+
+@dataclass(frozen=True)
+class OsInfo:
+    root: str                 # appliance device of the root filesystem, e.g. /dev/VolGroup00/LogVol00
+    distro: str               # libguestfs name: "centos", "rhel", "debian", ...
+    product: str              # e.g. "CentOS release 5.11 (Final)"
+    major: int
+    minor: int
+    arch: str                 # x86_64, i386, ...
+    package_format: str       # "rpm", "deb", ...
+    mountpoints: tuple[tuple[str, str], ...] = ()   # (mountpoint, device), "/" first
+
+    @property
+    def version(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+
+@dataclass(frozen=True)
+class RpmPackage:
+    name: str                 # "kernel", "kernel-PAE", "kernel-xen", "kernel-plus" ...
+    epoch: int
+    version: str
+    release: str
+    arch: str
+
+    @property
+    def nvra(self) -> str:
+        return f"{self.name}-{self.version}-{self.release}.{self.arch}"
+
+
+@dataclass(frozen=True)
+class VmlinuzFile:
+    path: str                          # guest path, e.g. /boot/vmlinuz-2.6.18-274.el5
+    name_release: str                  # release taken from the file name
+    embedded_version: str | None       # full version string from the bzImage header
+    embedded_release: str | None       # its first word, comparable to name_release
+
+
+@dataclass(frozen=True)
+class InitrdFile:
+    path: str
+    name_release: str
+    size: int
+    has_modules_for: bool | None = None   # image lists lib/modules/<release>; None = not checked
+
+
+@dataclass(frozen=True)
+class ModulesDir:
+    release: str
+    path: str                          # /lib/modules/<release>
+    has_modules_dep: bool
+    has_kernel_tree: bool              # kernel/ subtree present (not only misc/ leftovers)
+
+
+@dataclass(frozen=True)
+class ThirdPartyModule:
+    path: str                          # guest path of the .ko
+    name: str
+    vermagic_release: str | None       # first word of vermagic=
+    installed_under: str               # the /lib/modules/<release> it sits in
+
+
+@dataclass(frozen=True)
+class YumEvent:
+    when: str                          # as written in yum.log, e.g. "Sep 12 10:01:22"
+    action: str                        # Installed, Updated, Erased
+    package: str                       # as written, e.g. "kernel-2.6.18-274.3.1.el5.centos.plus.x86_64"
+
+
+@dataclass(frozen=True)
+class YumRepo:
+    file: str
+    repo_id: str
+    enabled: bool
+    priority: int | None
+
+
+@dataclass(frozen=True)
+class YumConfig:
+    repos: tuple[YumRepo, ...] = ()
+    priorities_plugin_enabled: bool = False
+    excludes: tuple[str, ...] = ()
+    default_kernel: str | None = None  # /etc/sysconfig/kernel DEFAULTKERNEL
+
+
+@dataclass(frozen=True)
+class BootEntry:
+    """One GRUB menu entry, resolved against the guest's filesystems."""
+    index: int
+    title: str
+    kind: str                          # "linux", "xen", "chainloader", "other"
+    grub_root: str | None              # "(hd0,0)" as written (or inherited)
+    kernel: str | None                 # path as written on the kernel line (Xen: the dom0 vmlinuz module)
+    kernel_args: str
+    initrd: str | None
+    guest_kernel: str | None = None    # resolved guest path, e.g. /boot/vmlinuz-...
+    guest_initrd: str | None = None
+    kernel_exists: bool = False
+    initrd_exists: bool = False
+    root_device: str | None = None     # root= as written
+    root_resolved: str | None = None   # appliance device it names, None if unresolved
+
+
+@dataclass(frozen=True)
+class Bootloader:
+    kind: str | None                   # "grub-legacy", "grub2", "bls", None when nothing found
+    config: str | None                 # guest path of the config file
+    default: int | None                # default entry index as configured
+    fallback: int | None = None
+    entries: tuple[BootEntry, ...] = ()
+    parse_errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Every fact about one kernel release, joined from all sources."""
+    uname_r: str
+    vmlinuz: VmlinuzFile | None = None
+    initrd: InitrdFile | None = None
+    modules: ModulesDir | None = None
+    system_map: bool = False
+    config: bool = False
+    rpm: RpmPackage | None = None
+
+
+@dataclass(frozen=True)
+class GuestFacts:
+    """All that `gather` reads from one guest: the only input of `rules.diagnose`."""
+    image: str
+    os: OsInfo | None
+    bootloader: Bootloader = field(default_factory=lambda: Bootloader(None, None, None))
+    kernels: tuple[Kernel, ...] = ()
+    third_party_modules: tuple[ThirdPartyModule, ...] = ()
+    kernel_packages: tuple[RpmPackage, ...] = ()
+    yum_events: tuple[YumEvent, ...] = ()
+    yum: YumConfig = field(default_factory=YumConfig)
+    fstab: tuple[tuple[str, str, str], ...] = ()      # (spec, mountpoint, fstype)
+    boot_is_separate: bool = False
+    notes: tuple[str, ...] = ()                       # things gather could not read, said plainly
+
+
+@dataclass(frozen=True)
+class RecommendedKernel:
+    uname_r: str
+    package: str                       # file name to look for, e.g. kernel-2.6.18-274.el5.x86_64.rpm
+    reason: str                        # which evidence chose it
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    facts: GuestFacts
+    findings: tuple[Finding, ...]
+    bootable: bool
+    recommended_kernel: RecommendedKernel | None
+    default_kernel: str | None = None  # uname_r the default entry would boot, if it can

@@ -1,0 +1,92 @@
+"""What each command does, between the CLI (which parses and prints) and the
+pure modules (which decide). One appliance launch per command."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from rescue import rules
+from rescue.appliance import Guest
+from rescue.errors import Exit, RescueError
+from rescue.gather import Gatherer
+from rescue.imageformat import ImageInfo, probe
+from rescue.model import Diagnosis, GuestFacts
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """The outcome for one image: a diagnosis, or the error that stopped it."""
+    path: str
+    format: str | None
+    diagnosis: Diagnosis | None = None
+    error: RescueError | None = None
+
+
+@dataclass(frozen=True)
+class ApplianceOptions:
+    accel: str | None = None
+    verbose: bool = False
+    launch_timeout: float = 600.0
+
+
+def probe_all(paths: Sequence[str], fmt: str | None, allow_backing: bool) -> tuple[list[ImageInfo], list[ImageResult]]:
+    """Safe format detection for every image; failures become results, not exceptions."""
+    ok, failed = [], []
+    for path in paths:
+        try:
+            ok.append(probe(path, fmt, allow_backing))
+        except RescueError as exc:
+            if exc.exit_status == Exit.USAGE or exc.exit_status == Exit.ENVIRONMENT:
+                raise
+            failed.append(ImageResult(path=path, format=None, error=exc))
+    return ok, failed
+
+
+def diagnose_images(infos: Sequence[ImageInfo], options: ApplianceOptions,
+                    status: Callable[[str], None]) -> list[ImageResult]:
+    """Diagnose every image in one appliance launch."""
+    if not infos:
+        return []
+    with Guest(infos, accel=options.accel, verbose=options.verbose, status=status,
+               launch_timeout=options.launch_timeout) as guest:
+        status("Inspecting " + (infos[0].path if len(infos) == 1 else f"{len(infos)} images"))
+        disks = guest.devices()
+        roots_of = _roots_by_disk(guest, disks)
+        results = []
+        for info, disk in zip(infos, disks):
+            results.append(_diagnose_one(guest, info, disk, roots_of.get(disk, [])))
+        return results
+
+
+def _roots_by_disk(guest: Guest, disks: list[str]) -> dict[str, list[str]]:
+    roots_of: dict[str, list[str]] = {d: [] for d in disks}
+    for root in guest.inspect():
+        disk = guest.disk_of(root)
+        if disk in roots_of:
+            roots_of[disk].append(root)
+    return roots_of
+
+
+def _diagnose_one(guest: Guest, info: ImageInfo, disk: str, roots: list[str]) -> ImageResult:
+    if not roots:
+        facts = GuestFacts(image=info.path, os=None,
+                           notes=("libguestfs inspection found no operating system on this disk",))
+        return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
+    if len(roots) > 1:
+        err = RescueError("MULTIPLE_ROOTS",
+                          f"{info.path}: {len(roots)} operating systems found ({', '.join(roots)}).",
+                          "vmrescue handles one OS per disk image; inspect the others by hand with virt-inspector.")
+        return ImageResult(info.path, info.format, error=err)
+    os_info = guest.os_info(roots[0])
+    facts = Gatherer(guest, info.path, os_info, first_disk=disk).gather()
+    return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
+
+
+def exit_status(results: Sequence[ImageResult]) -> Exit:
+    if any(r.error for r in results):
+        return Exit.IMAGE
+    if any(r.diagnosis and not r.diagnosis.bootable for r in results):
+        return Exit.NOT_BOOTABLE
+    if any(r.diagnosis and any(f.severity.value == "error" for f in r.diagnosis.findings) for r in results):
+        return Exit.NOT_BOOTABLE
+    return Exit.OK

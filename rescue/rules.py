@@ -1,0 +1,599 @@
+"""What is wrong with a guest's boot, and which kernel it should boot.
+
+Pure: `diagnose(facts)` runs a list of small rules over `GuestFacts`, each
+yielding `Finding`s, then decides the verdict (`bootable`), the kernel the
+default entry boots and the kernel to reinstall. No I/O; tests build facts
+by hand.
+"""
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rescue.kernels import booted_release, is_kernel_package, newest_first, release_from_boot_name
+from rescue.model import (
+    BootEntry, Diagnosis, Finding, GuestFacts, Kernel, RecommendedKernel, RpmPackage, Severity,
+    ThirdPartyModule,
+)
+from rescue.versions import package_file_for, rpmvercmp, uname_r_for
+from rescue.yumconf import package_from_log
+
+Rule = Callable[[GuestFacts], Iterable[Finding]]
+
+ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+LINUX_KINDS = ("linux", "xen")
+NIC_MODULES = ("vmxnet", "vmxnet3")
+RPMS_DIR_PLACEHOLDER = "DIR-WITH-RPMS"
+
+
+# --- facts looked up by several rules -------------------------------------------
+
+def default_index(facts: GuestFacts) -> int | None:
+    """The entry GRUB boots unattended: `default` as configured, 0 when unset."""
+    bl = facts.bootloader
+    if bl.default is not None:
+        return bl.default
+    return 0 if bl.entries else None
+
+
+def entry_at(facts: GuestFacts, index: int | None) -> BootEntry | None:
+    if index is None:
+        return None
+    return next((e for e in facts.bootloader.entries if e.index == index), None)
+
+
+def default_entry(facts: GuestFacts) -> BootEntry | None:
+    return entry_at(facts, default_index(facts))
+
+
+def is_default(facts: GuestFacts, entry: BootEntry) -> bool:
+    return entry.index == default_index(facts)
+
+
+def kernel_named(facts: GuestFacts, release: str | None) -> Kernel | None:
+    return next((k for k in facts.kernels if k.uname_r == release), None)
+
+
+def entry_file_release(entry: BootEntry) -> str | None:
+    """The release an entry's kernel file name carries, whether or not the file exists."""
+    path = entry.guest_kernel or entry.kernel
+    return release_from_boot_name(path) if path else None
+
+
+def kernel_of_entry(facts: GuestFacts, entry: BootEntry) -> Kernel | None:
+    """The installed kernel an entry boots, matched by the file it points to (not its title)."""
+    if not entry.kernel_exists or entry.kind not in LINUX_KINDS:
+        return None
+    for k in facts.kernels:
+        if k.vmlinuz is not None and entry.guest_kernel and k.vmlinuz.path == entry.guest_kernel:
+            return k
+    k = kernel_named(facts, entry_file_release(entry))
+    return k if k is not None and k.vmlinuz is not None else None
+
+
+def entry_release(facts: GuestFacts, entry: BootEntry) -> str | None:
+    """The `uname -r` an entry boots, if its kernel is there."""
+    k = kernel_of_entry(facts, entry)
+    return booted_release(k) if k else None
+
+
+def default_kernel(facts: GuestFacts) -> str | None:
+    entry = default_entry(facts)
+    return entry_release(facts, entry) if entry else None
+
+
+def default_kernel_record(facts: GuestFacts) -> Kernel | None:
+    entry = default_entry(facts)
+    return kernel_of_entry(facts, entry) if entry else None
+
+
+def has_modules_tree(facts: GuestFacts, release: str | None) -> bool:
+    k = kernel_named(facts, release)
+    return bool(k and k.modules and k.modules.has_kernel_tree)
+
+
+def needs_initrd(facts: GuestFacts) -> bool:
+    """EL5 and later always boot through an initrd; older ones need it for a root on LVM."""
+    if facts.os is None:
+        return False
+    root = facts.os.root
+    return facts.os.major >= 5 or root.startswith(("/dev/mapper/", "/dev/VolGroup")) or root.count("/") > 2
+
+
+def is_complete(facts: GuestFacts, k: Kernel) -> bool:
+    """Everything a kernel needs to come up is in the guest: vmlinuz, modules, initrd."""
+    return (k.vmlinuz is not None
+            and has_modules_tree(facts, booted_release(k))
+            and (k.initrd is not None or not needs_initrd(facts)))
+
+
+def entry_problems(facts: GuestFacts, entry: BootEntry) -> list[str]:
+    """Why an entry cannot boot a Linux kernel, as short clauses; empty when it can."""
+    if entry.kind not in LINUX_KINDS:
+        return [f"it is a {entry.kind} entry, not a Linux kernel"]
+    if not entry.kernel:
+        return ["it has no kernel line"]
+    problems = []
+    if not entry.kernel_exists:
+        problems.append(f"its kernel {entry.guest_kernel or entry.kernel} is missing")
+    if entry.initrd and not entry.initrd_exists:
+        problems.append(f"its initrd {entry.guest_initrd or entry.initrd} is missing")
+    if not entry.initrd and needs_initrd(facts):
+        problems.append("it has no initrd line")
+    release = entry_release(facts, entry)
+    if release and not has_modules_tree(facts, release):
+        problems.append(f"/lib/modules/{release} has no kernel modules")
+    if entry.root_device and entry.root_resolved is None:
+        problems.append(f"root={entry.root_device} names no filesystem in the guest")
+    return problems
+
+
+def entry_can_boot(facts: GuestFacts, entry: BootEntry) -> bool:
+    return not entry_problems(facts, entry)
+
+
+def is_bootable(facts: GuestFacts) -> bool:
+    """Strict: the default entry itself must boot (a fallback does not count)."""
+    entry = default_entry(facts)
+    return facts.os is not None and entry is not None and entry_can_boot(facts, entry)
+
+
+def valid_fallback(facts: GuestFacts) -> BootEntry | None:
+    entry = entry_at(facts, facts.bootloader.fallback)
+    return entry if entry is not None and entry_can_boot(facts, entry) else None
+
+
+def entries_booting(facts: GuestFacts, release: str) -> list[BootEntry]:
+    return [e for e in facts.bootloader.entries if entry_release(facts, e) == release]
+
+
+# --- yum.log evidence -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class ErasedKernel:
+    when: str
+    logged: str              # the package as yum.log wrote it
+    name: str
+    uname_r: str | None      # None when yum logged only the package name
+
+
+def erased_kernels(facts: GuestFacts) -> list[ErasedKernel]:
+    """Kernel packages yum.log records as Erased, oldest first."""
+    major = facts.os.major if facts.os else 0
+    found = []
+    for ev in facts.yum_events:
+        if ev.action != "Erased":
+            continue
+        parsed = package_from_log(ev.package)
+        if parsed is not None:
+            name, epoch, version, release, arch = parsed
+            if is_kernel_package(name):
+                pkg = RpmPackage(name, epoch or 0, version, release, arch)
+                found.append(ErasedKernel(ev.when, ev.package, name, uname_r_for(pkg, major)))
+        elif is_kernel_package(ev.package.strip()):
+            # yum 3.2 on EL5 logs erasures by name only ("Erased: kernel").
+            found.append(ErasedKernel(ev.when, ev.package, ev.package.strip(), None))
+    return found
+
+
+def files_gone(facts: GuestFacts, release: str) -> bool:
+    k = kernel_named(facts, release)
+    return k is None or k.vmlinuz is None
+
+
+def newest_complete(facts: GuestFacts) -> str | None:
+    complete = [k.uname_r for k in facts.kernels if is_complete(facts, k)]
+    ordered = newest_first(complete)
+    return ordered[0] if ordered else None
+
+
+def erased_kernel_was_wanted(facts: GuestFacts, erased: ErasedKernel) -> bool:
+    """An erased kernel matters when its files are gone and nothing newer is left.
+
+    yum erases old kernels past installonly_limit all the time; only an erased
+    kernel newer than every complete one left behind is evidence of a loss.
+    """
+    if erased.uname_r is None or not files_gone(facts, erased.uname_r):
+        return False
+    best = newest_complete(facts)
+    return best is None or rpmvercmp(erased.uname_r, best) > 0
+
+
+# --- the kernel to recommend ----------------------------------------------------
+
+def module_names(modules: Iterable[ThirdPartyModule]) -> list[str]:
+    return list(dict.fromkeys(m.name for m in modules))
+
+
+def evidence_by_release(facts: GuestFacts) -> dict[str, list[str]]:
+    """Every release the guest's own records point at, with the clauses saying why."""
+    evidence: dict[str, list[str]] = {}
+    for release, mods in third_party_by_vermagic(facts).items():
+        evidence.setdefault(release, []).append(f"{', '.join(module_names(mods))} were built for it")
+    for k in facts.kernels:
+        if k.rpm is not None and k.vmlinuz is None:
+            evidence.setdefault(k.uname_r, []).append(
+                f"the RPM database lists {k.rpm.nvra} but its files are gone")
+    for erased in erased_kernels(facts):
+        if erased_kernel_was_wanted(facts, erased):
+            evidence.setdefault(erased.uname_r, []).append(
+                f"yum.log shows {erased.logged} erased on {erased.when}")
+    return evidence
+
+
+def third_party_by_vermagic(facts: GuestFacts) -> dict[str, list[ThirdPartyModule]]:
+    grouped: dict[str, list[ThirdPartyModule]] = {}
+    for m in facts.third_party_modules:
+        if m.vermagic_release:
+            grouped.setdefault(m.vermagic_release, []).append(m)
+    return grouped
+
+
+def recommend_kernel(facts: GuestFacts) -> RecommendedKernel | None:
+    """The newest release the evidence points at; else what boots; else the newest complete one."""
+    if facts.os is None:
+        return None
+    evidence = evidence_by_release(facts)
+    if evidence:
+        release = newest_first(evidence)[0]
+        reason = "; ".join(evidence[release])
+    elif is_bootable(facts):
+        release, reason = default_kernel(facts), "the default entry boots it and nothing points at another kernel"
+    else:
+        release = newest_complete(facts)
+        reason = "it is the newest kernel whose vmlinuz, initrd and modules are all present"
+    if release is None:
+        return None
+    return RecommendedKernel(release, package_file_for(release, facts.os.arch), reason)
+
+
+def needs_repair(diagnosis: Diagnosis) -> bool:
+    """False when the guest boots the recommended kernel by default already."""
+    rec = diagnosis.recommended_kernel
+    return not (diagnosis.bootable and (rec is None or rec.uname_r == diagnosis.default_kernel))
+
+
+# --- actions ----------------------------------------------------------------------
+
+def reinstall_action(facts: GuestFacts, release: str) -> str:
+    return (f"vmrescue reinstall-kernel {shlex.quote(facts.image)} --kernel {release} "
+            f"--from {RPMS_DIR_PLACEHOLDER}")
+
+
+def fix_boot_action(facts: GuestFacts) -> str:
+    """The one command that gets the guest booting the kernel it should."""
+    rec = recommend_kernel(facts)
+    if rec is None:
+        return reinstall_action(facts, "RELEASE") + " (with the release of a kernel package you have)"
+    return reinstall_action(facts, rec.uname_r)
+
+
+def entry_label(entry: BootEntry) -> str:
+    return f"entry {entry.index} ('{entry.title}')"
+
+
+def severity_for(facts: GuestFacts, entry: BootEntry) -> Severity:
+    return ERROR if is_default(facts, entry) else WARNING
+
+
+def config_name(facts: GuestFacts) -> str:
+    return facts.bootloader.config or "the boot loader configuration"
+
+
+# --- the rules ---------------------------------------------------------------------
+
+def rule_no_os(facts: GuestFacts) -> Iterable[Finding]:
+    if facts.os is None:
+        yield Finding(
+            "NO_OS", ERROR,
+            f"No Linux root filesystem was found in {facts.image}, so there is nothing to boot or repair.",
+            "Check that this is the VM's system disk (not a data disk) and that it is not encrypted: "
+            f"virt-filesystems -a {shlex.quote(facts.image)} --all --long",
+        )
+
+
+def rule_bootloader_config(facts: GuestFacts) -> Iterable[Finding]:
+    bl = facts.bootloader
+    if bl.kind is None or bl.config is None:
+        yield Finding(
+            "NO_BOOTLOADER_CONFIG", ERROR,
+            "No GRUB configuration (grub.conf, menu.lst or grub.cfg) was found in the guest, "
+            "so the boot loader has no kernel to load.",
+            fix_boot_action(facts),
+        )
+
+
+def rule_boot_entries(facts: GuestFacts) -> Iterable[Finding]:
+    bl = facts.bootloader
+    if bl.config is not None and not bl.entries:
+        yield Finding(
+            "NO_BOOT_ENTRIES", ERROR,
+            f"{bl.config} has no boot entries left (yum removes an erased kernel's entry), "
+            "so GRUB stops at its prompt.",
+            fix_boot_action(facts),
+        )
+
+
+def _fallback_clause(facts: GuestFacts) -> str:
+    fb = valid_fallback(facts)
+    if fb is None:
+        return ""
+    return f"; fallback {entry_label(fb)} can boot {entry_release(facts, fb)}"
+
+
+def _default_entry_action(facts: GuestFacts) -> str:
+    """Point default at an entry that boots the recommended kernel when one exists."""
+    rec = recommend_kernel(facts)
+    if rec is not None:
+        for e in entries_booting(facts, rec.uname_r):
+            if entry_can_boot(facts, e):
+                return f"Set default={e.index} in {config_name(facts)} ({entry_label(e)} boots {rec.uname_r})."
+    return fix_boot_action(facts)
+
+
+def rule_default_entry(facts: GuestFacts) -> Iterable[Finding]:
+    bl = facts.bootloader
+    index = default_index(facts)
+    if not bl.entries or index is None:
+        return
+    grub_says = ' (GRUB 0.97 falls to the menu or stops with "Error 15")' if bl.kind == "grub-legacy" else ""
+    entry = entry_at(facts, index)
+    if entry is None:
+        message = (f"{config_name(facts)} sets default={index} but has only {len(bl.entries)} "
+                   f"entries, so no entry boots unattended{grub_says}{_fallback_clause(facts)}.")
+    elif problems := entry_problems(facts, entry):
+        message = (f"The default {entry_label(entry)} cannot boot because {' and '.join(problems)}"
+                   f"{grub_says}{_fallback_clause(facts)}.")
+    else:
+        return
+    yield Finding("DEFAULT_ENTRY_INVALID", ERROR, message, _default_entry_action(facts))
+
+
+def _linux_entries(facts: GuestFacts) -> list[BootEntry]:
+    return [e for e in facts.bootloader.entries if e.kind in LINUX_KINDS]
+
+
+def rule_entry_files(facts: GuestFacts) -> Iterable[Finding]:
+    for e in _linux_entries(facts):
+        release = entry_file_release(e)
+        action = (fix_boot_action(facts) if is_default(facts, e) or not release
+                  else reinstall_action(facts, release))
+        if e.kernel and not e.kernel_exists:
+            yield Finding(
+                "ENTRY_KERNEL_MISSING", severity_for(facts, e),
+                f"Boot {entry_label(e)} loads {e.guest_kernel or e.kernel}, which is not in the guest.",
+                action)
+        elif not e.kernel:
+            yield Finding(
+                "ENTRY_KERNEL_MISSING", severity_for(facts, e),
+                f"Boot {entry_label(e)} has no kernel line, so GRUB has nothing to load.", action)
+        if e.initrd and not e.initrd_exists:
+            yield Finding(
+                "ENTRY_INITRD_MISSING", severity_for(facts, e),
+                f"Boot {entry_label(e)} loads the initrd {e.guest_initrd or e.initrd}, which is not in the guest.",
+                action)
+
+
+def _root_spec(facts: GuestFacts) -> str:
+    """How the guest itself names its root filesystem: fstab's spec for /, else the device."""
+    for spec, mountpoint, _ in facts.fstab:
+        if mountpoint == "/":
+            return spec
+    return facts.os.root if facts.os else "/dev/..."
+
+
+def rule_root_device(facts: GuestFacts) -> Iterable[Finding]:
+    for e in _linux_entries(facts):
+        if e.root_device and e.root_resolved is None:
+            yield Finding(
+                "ROOT_DEVICE_UNRESOLVED", severity_for(facts, e),
+                f"Boot {entry_label(e)} passes root={e.root_device}, which names no filesystem in the guest, "
+                "so the kernel would panic looking for its root.",
+                f"Edit {config_name(facts)} and set root={_root_spec(facts)} on that entry's kernel line.")
+
+
+def _is_default_kernel(facts: GuestFacts, k: Kernel) -> bool:
+    d = default_kernel_record(facts)
+    return d is not None and d.uname_r == k.uname_r
+
+
+def _kernel_severity(facts: GuestFacts, k: Kernel) -> Severity:
+    return ERROR if _is_default_kernel(facts, k) else WARNING
+
+
+def _kernel_action(facts: GuestFacts, k: Kernel) -> str:
+    return fix_boot_action(facts) if _is_default_kernel(facts, k) else reinstall_action(facts, k.uname_r)
+
+
+def rule_kernel_names(facts: GuestFacts) -> Iterable[Finding]:
+    for k in facts.kernels:
+        v = k.vmlinuz
+        if v is not None and v.embedded_release and v.embedded_release != v.name_release:
+            yield Finding(
+                "KERNEL_NAME_MISMATCH", _kernel_severity(facts, k),
+                f"{v.path} is really kernel {v.embedded_release} (from its header), "
+                f"so it was renamed or copied and will look for /lib/modules/{v.embedded_release}.",
+                _kernel_action(facts, k))
+
+
+def rule_modules(facts: GuestFacts) -> Iterable[Finding]:
+    for k in facts.kernels:
+        release = booted_release(k)
+        if release is None or has_modules_tree(facts, release):
+            continue
+        leftovers = kernel_named(facts, release)
+        why = ("holds only third-party leftovers (no kernel/ tree)"
+               if leftovers is not None and leftovers.modules is not None else "does not exist")
+        yield Finding(
+            "MODULES_MISSING", _kernel_severity(facts, k),
+            f"Kernel {release} has {k.vmlinuz.path} but /lib/modules/{release} {why}, "
+            "so it cannot load its drivers (typical of a kernel copied without its modules).",
+            _kernel_action(facts, k))
+
+
+def _initrds_reported_by_entries(facts: GuestFacts) -> set[str]:
+    """Releases whose missing initrd an entry rule already named."""
+    return {r for e in _linux_entries(facts)
+            if e.initrd and not e.initrd_exists and (r := entry_release(facts, e))}
+
+
+def rule_initrds(facts: GuestFacts) -> Iterable[Finding]:
+    reported = _initrds_reported_by_entries(facts)
+    entry = default_entry(facts)
+    release = entry_release(facts, entry) if entry else None
+    if entry is not None and release and not entry.initrd and needs_initrd(facts):
+        k = kernel_named(facts, release)
+        has_file = k is not None and k.initrd is not None
+        yield Finding(
+            "INITRD_MISSING", ERROR,
+            f"The default {entry_label(entry)} boots {release} without an initrd line"
+            + (f" although {k.initrd.path} exists" if has_file else "")
+            + ", and this kernel cannot mount its root filesystem without one.",
+            (f"Add 'initrd {k.initrd.path}' to that entry in {config_name(facts)}." if has_file
+             else fix_boot_action(facts)))
+        reported.add(release)
+    for k in facts.kernels:
+        if k.vmlinuz is not None and k.initrd is None and needs_initrd(facts) and k.uname_r not in reported:
+            yield Finding(
+                "INITRD_MISSING", WARNING,
+                f"Kernel {k.uname_r} has no initrd in /boot, so it cannot mount its root filesystem.",
+                reinstall_action(facts, k.uname_r))
+
+
+def rule_rpm_files_missing(facts: GuestFacts) -> Iterable[Finding]:
+    for k in facts.kernels:
+        if k.rpm is not None and k.vmlinuz is None:
+            yield Finding(
+                "RPM_KERNEL_FILES_MISSING", WARNING,
+                f"The RPM database lists {k.rpm.nvra} but /boot/vmlinuz-{k.uname_r} is gone.",
+                reinstall_action(facts, k.uname_r))
+
+
+def rule_not_in_rpmdb(facts: GuestFacts) -> Iterable[Finding]:
+    if facts.os is None or facts.os.package_format != "rpm":
+        return
+    for k in facts.kernels:
+        if k.vmlinuz is not None and k.rpm is None:
+            yield Finding(
+                "KERNEL_FILES_NOT_IN_RPMDB", WARNING,
+                f"{k.vmlinuz.path} belongs to no package in the RPM database, "
+                "so it was copied in by hand (yum will neither update nor remove it).",
+                reinstall_action(facts, k.uname_r))
+
+
+def _loads_anyway(m: ThirdPartyModule, release: str) -> bool:
+    """weak-updates holds kABI-compatible modules linked in for this very kernel."""
+    return "/weak-updates/" in m.path and m.installed_under == f"/lib/modules/{release}"
+
+
+def _third_party_consequence(names: list[str]) -> str:
+    nic = [n for n in names if n in NIC_MODULES]
+    if nic:
+        return f"so they will not load and the {nic[0]} network interface will not come up"
+    return "so they will not load"
+
+
+def rule_third_party(facts: GuestFacts) -> Iterable[Finding]:
+    target = default_kernel(facts)
+    severity, against = WARNING, "the default entry boots"
+    if target is None:
+        rec = recommend_kernel(facts)
+        target, severity, against = (rec.uname_r if rec else None), INFO, "the recommended kernel is"
+    if target is None:
+        return
+    for built_for, mods in third_party_by_vermagic(facts).items():
+        mods = [m for m in mods if built_for != target and not _loads_anyway(m, target)]
+        if not mods:
+            continue
+        names = module_names(mods)
+        where = ", ".join(dict.fromkeys(m.installed_under for m in mods))
+        yield Finding(
+            "THIRD_PARTY_MODULES_MISMATCH", severity,
+            f"{', '.join(names)} (under {where}) were built for {built_for}, but {against} {target}, "
+            f"{_third_party_consequence(names)}.",
+            _third_party_action(facts, built_for, target))
+
+
+def _third_party_action(facts: GuestFacts, built_for: str, target: str) -> str:
+    rec = recommend_kernel(facts)
+    if rec is not None and rec.uname_r == built_for:
+        return reinstall_action(facts, built_for)
+    return f"After booting {target}, rebuild VMware Tools for it: vmware-config-tools.pl -d"
+
+
+def rule_erased(facts: GuestFacts) -> Iterable[Finding]:
+    rec = recommend_kernel(facts)
+    for erased in erased_kernels(facts):
+        if erased.uname_r is None:
+            yield Finding(
+                "KERNEL_ERASED_BY_UPDATE", INFO if is_bootable(facts) else WARNING,
+                f"yum.log shows a {erased.name} package erased on {erased.when} (yum did not log which version).",
+                "Compare with the kernels listed above; " + (fix_boot_action(facts) if rec else "no action needed."))
+            continue
+        if not files_gone(facts, erased.uname_r):
+            continue
+        wanted = rec is not None and rec.uname_r == erased.uname_r
+        yield Finding(
+            "KERNEL_ERASED_BY_UPDATE", WARNING if wanted else INFO,
+            f"yum.log shows {erased.logged} erased on {erased.when}, and kernel {erased.uname_r} "
+            "is no longer in /boot.",
+            reinstall_action(facts, erased.uname_r) if wanted
+            else "None needed unless you want this kernel back (yum removes kernels past installonly_limit).")
+
+
+def _kernels_excluded(excludes: Iterable[str]) -> bool:
+    return any(x.strip().startswith("kernel") for x in excludes)
+
+
+def rule_centosplus(facts: GuestFacts) -> Iterable[Finding]:
+    yum = facts.yum
+    if _kernels_excluded(yum.excludes):
+        return
+    for repo in yum.repos:
+        if not (repo.enabled and "centosplus" in repo.repo_id.lower()):
+            continue
+        if yum.priorities_plugin_enabled and repo.priority is not None:
+            continue
+        why = ("the priorities plugin is not enabled" if not yum.priorities_plugin_enabled
+               else f"[{repo.repo_id}] sets no priority")
+        yield Finding(
+            "CENTOSPLUS_WITHOUT_PRIORITIES", WARNING,
+            f"The {repo.repo_id} repository is enabled in {repo.file} and {why}, "
+            "so yum update replaces base packages, the kernel included, with centosplus builds.",
+            f"yum install {_priorities_package(facts)}, then set priority=1 on [base] and [updates] and "
+            f"priority=2 on [{repo.repo_id}] in {repo.file} (or add exclude=kernel* to [{repo.repo_id}]).")
+
+
+def _priorities_package(facts: GuestFacts) -> str:
+    return "yum-priorities" if facts.os is not None and facts.os.major <= 5 else "yum-plugin-priorities"
+
+
+RULES: tuple[Rule, ...] = (
+    rule_bootloader_config,
+    rule_boot_entries,
+    rule_default_entry,
+    rule_entry_files,
+    rule_root_device,
+    rule_kernel_names,
+    rule_modules,
+    rule_initrds,
+    rule_rpm_files_missing,
+    rule_not_in_rpmdb,
+    rule_third_party,
+    rule_erased,
+    rule_centosplus,
+)
+
+
+def diagnose(facts: GuestFacts) -> Diagnosis:
+    if facts.os is None:
+        return Diagnosis(facts, tuple(rule_no_os(facts)), bootable=False, recommended_kernel=None)
+    findings = tuple(f for rule in RULES for f in rule(facts))
+    return Diagnosis(
+        facts=facts,
+        findings=findings,
+        bootable=is_bootable(facts),
+        recommended_kernel=recommend_kernel(facts),
+        default_kernel=default_kernel(facts),
+    )
