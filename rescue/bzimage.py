@@ -32,6 +32,8 @@ def read_kernel_version(data: bytes) -> str | None:
     """The kernel version string of a bzImage, or None if `data` is not one
     (or carries no usable string). Never raises."""
     try:
+        # The pointer is a u16, so the string lies within this prefix.
+        data = bytes(data[:_PTR_BASE + 0x10000 + _MAX_VERSION_LEN])
         if len(data) < _VERSION_PTR_OFF + 2 or data[_HDR_MAGIC_OFF:_HDR_MAGIC_OFF + 4] != b"HdrS":
             return None
         (proto,) = struct.unpack_from("<H", data, _PROTO_OFF)

@@ -45,18 +45,16 @@ def _maybe_decompress(data: bytes) -> bytes:
     return data
 
 
-def _section_headers(data: bytes):
-    """Yield (sh_name, sh_type, sh_offset, sh_size, sh_link) of every section,
-    or nothing when the ELF header is not usable."""
+def _sections(data: bytes) -> tuple[list[tuple[int, int, int, int]], int] | None:
+    """The section headers as (sh_name, sh_type, sh_offset, sh_size), and
+    the index of the section-name string table; None when the ELF header or
+    the table is unusable."""
     if len(data) < 16 or data[:4] != _ELFMAG:
-        return
+        return None
     cls, enc = data[4], data[5]
-    if enc == _ELFDATA2LSB:
-        end = "<"
-    elif enc == _ELFDATA2MSB:
-        end = ">"
-    else:
-        return
+    if enc not in (_ELFDATA2LSB, _ELFDATA2MSB):
+        return None
+    end = "<" if enc == _ELFDATA2LSB else ">"
     if cls == _ELFCLASS64:
         ehdr = end + "16xHHIQQQIHHHHHH"      # e_type .. e_shstrndx
         shdr = end + "IIQQQQIIQQ"            # sh_name .. sh_entsize
@@ -64,64 +62,49 @@ def _section_headers(data: bytes):
         ehdr = end + "16xHHIIIIIHHHHHH"
         shdr = end + "IIIIIIIIII"
     else:
-        return
+        return None
     if len(data) < struct.calcsize(ehdr):
-        return
+        return None
     (_type, _machine, _version, _entry, _phoff, shoff, _flags, _ehsize,
      _phentsize, _phnum, shentsize, shnum, shstrndx) = struct.unpack_from(ehdr, data, 0)
     shdr_size = struct.calcsize(shdr)
-    if shoff == 0 or shentsize < shdr_size or shoff >= len(data):
-        return
+    if shoff == 0 or shentsize < shdr_size or shoff + shdr_size > len(data):
+        return None
 
-    def read(index: int):
-        off = shoff + index * shentsize
-        if off < 0 or off + shdr_size > len(data):
-            return None
+    def read(index: int) -> tuple[int, int, int, int, int]:
         (name, typ, _flags, _addr, offset, size, link, _info, _align,
-         _entsize) = struct.unpack_from(shdr, data, off)
+         _entsize) = struct.unpack_from(shdr, data, shoff + index * shentsize)
         return name, typ, offset, size, link
 
     # With 0xff00 or more sections, e_shnum is 0 and the real count sits in
-    # section 0's sh_size; likewise e_shstrndx == SHN_XINDEX means sh_link.
+    # section 0's sh_size; likewise e_shstrndx == SHN_XINDEX means its sh_link.
     first = read(0)
-    if first is None:
-        return
     if shnum == 0:
         shnum = first[3]
     if shstrndx == _SHN_XINDEX:
         shstrndx = first[4]
-    shnum = min(shnum, _MAX_SECTIONS, (len(data) - shoff) // shentsize)
+    # Only headers that lie wholly inside the data are read.
+    shnum = min(shnum, _MAX_SECTIONS, (len(data) - shoff - shdr_size) // shentsize + 1)
     if shstrndx == _SHN_UNDEF or shstrndx >= shnum:
-        return
-    strtab = read(shstrndx)
-    if strtab is None:
-        return
-    yield ("strtab", strtab)
-    for i in range(shnum):
-        sec = read(i)
-        if sec is None:
-            return
-        yield ("section", sec)
+        return None
+    return [read(i)[:4] for i in range(shnum)], shstrndx
 
 
 def _find_modinfo(data: bytes) -> bytes | None:
-    strtab = None
-    for kind, sec in _section_headers(data):
-        if kind == "strtab":
-            _name, typ, off, size, _link = sec
-            if typ == _SHT_NOBITS or off >= len(data):
-                return None
-            strtab = (off, min(off + size, len(data)))
+    parsed = _sections(data)
+    if parsed is None:
+        return None
+    sections, shstrndx = parsed
+    _name, typ, str_off, str_size = sections[shstrndx]
+    if typ == _SHT_NOBITS or str_off >= len(data):
+        return None
+    str_end = min(str_off + str_size, len(data))
+    for name_off, typ, off, size in sections:
+        start = str_off + name_off
+        if start >= str_end:
             continue
-        name_off, typ, off, size, _link = sec
-        assert strtab is not None
-        s_start = strtab[0] + name_off
-        if s_start >= strtab[1]:
-            continue
-        s_end = data.find(b"\0", s_start, strtab[1])
-        if s_end < 0:
-            continue
-        if data[s_start:s_end] != b".modinfo":
+        stop = data.find(b"\0", start, str_end)
+        if stop < 0 or data[start:stop] != b".modinfo":
             continue
         if typ == _SHT_NOBITS or off >= len(data):
             return None
