@@ -14,31 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rescue.model import InitrdFile, Kernel, ModulesDir, RpmPackage, VmlinuzFile
-from rescue.versions import rpmvercmp, uname_r_for
-
-# Sub-packages that share the "kernel-" prefix but hold no bootable kernel.
-_NOT_A_KERNEL = frozenset({
-    "headers", "devel", "firmware", "doc", "tools", "tools-libs", "tools-libs-devel",
-    "abi-whitelists", "abi-stablelists", "debuginfo", "debuginfo-common", "source",
-    "srpm-macros", "rpm-macros", "cross-headers", "bootwrapper", "utils",
-    "modules", "modules-extra", "modules-internal", "modules-core", "selftests-internal",
-})
-_NOT_A_KERNEL_SUFFIXES = ("-devel", "-headers", "-debuginfo", "-doc")
-_NOT_A_KERNEL_PREFIXES = ("kernel-module-", "kernel-debuginfo-common", "kernel-abi-")
-
+from rescue import versions
+from rescue.versions import compare_uname_r, uname_r_for
 
 def is_kernel_package(name: str) -> bool:
-    """True for packages that install a bootable kernel: kernel, kernel-PAE, kernel-xen, ..."""
-    if name == "kernel":
-        return True
-    if not name.startswith("kernel-"):
-        return False
-    flavour = name[len("kernel-"):]
-    if not flavour or flavour in _NOT_A_KERNEL:
-        return False
-    if name.endswith(_NOT_A_KERNEL_SUFFIXES) or name.startswith(_NOT_A_KERNEL_PREFIXES):
-        return False
-    return True
+    """True for packages that install a bootable kernel: kernel, kernel-PAE, kernel-xen, ...
+
+    False for kernel-headers, -devel, -firmware, -doc, -tools, -abi-whitelists and
+    the like. It agrees with `versions.is_kernel_package`, whose `uname_r_for`
+    refuses anything else; EL4-era "kernel-module-<name>" packages hold only modules.
+    """
+    return versions.is_kernel_package(name) and not name.startswith("kernel-module-")
 
 
 @dataclass(frozen=True)
@@ -98,10 +84,8 @@ def is_kdump_initrd(filename: str) -> bool:
 
 
 def newest_first(releases: Iterable[str]) -> list[str]:
-    """Releases sorted newest first by RPM version order (ties: by text, for a stable order)."""
-    def cmp(a: str, b: str) -> int:
-        return -rpmvercmp(a, b) or (a > b) - (a < b)
-    return sorted(set(releases), key=functools.cmp_to_key(cmp))
+    """Releases sorted newest first: version, then release, by rpmvercmp (ties by text)."""
+    return sorted(set(releases), key=functools.cmp_to_key(compare_uname_r), reverse=True)
 
 
 def _literal_initrd_release(filename: str) -> str:

@@ -7,6 +7,7 @@ by hand.
 """
 from __future__ import annotations
 
+import fnmatch
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from rescue.model import (
     BootEntry, Diagnosis, Finding, GuestFacts, Kernel, RecommendedKernel, RpmPackage, Severity,
     ThirdPartyModule,
 )
-from rescue.versions import package_file_for, rpmvercmp, uname_r_for
-from rescue.yumconf import package_from_log
+from rescue.versions import compare_uname_r, package_file_for, uname_r_for
+from rescue.yumconf import kernel_events, package_from_log, package_name_from_log
 
 Rule = Callable[[GuestFacts], Iterable[Finding]]
 
@@ -93,12 +94,16 @@ def has_modules_tree(facts: GuestFacts, release: str | None) -> bool:
     return bool(k and k.modules and k.modules.has_kernel_tree)
 
 
+def _on_lvm(device: str) -> bool:
+    # /dev/mapper/VG-LV or /dev/VG/LV: the kernel alone cannot activate LVM.
+    return device.startswith("/dev/mapper/") or device.count("/") == 3
+
+
 def needs_initrd(facts: GuestFacts) -> bool:
     """EL5 and later always boot through an initrd; older ones need it for a root on LVM."""
     if facts.os is None:
         return False
-    root = facts.os.root
-    return facts.os.major >= 5 or root.startswith(("/dev/mapper/", "/dev/VolGroup")) or root.count("/") > 2
+    return facts.os.major >= 5 or _on_lvm(facts.os.root)
 
 
 def is_complete(facts: GuestFacts, k: Kernel) -> bool:
@@ -162,18 +167,14 @@ def erased_kernels(facts: GuestFacts) -> list[ErasedKernel]:
     """Kernel packages yum.log records as Erased, oldest first."""
     major = facts.os.major if facts.os else 0
     found = []
-    for ev in facts.yum_events:
-        if ev.action != "Erased":
+    for ev in kernel_events(facts.yum_events):
+        name = package_name_from_log(ev.package)
+        if ev.action != "Erased" or not is_kernel_package(name):
             continue
         parsed = package_from_log(ev.package)
-        if parsed is not None:
-            name, epoch, version, release, arch = parsed
-            if is_kernel_package(name):
-                pkg = RpmPackage(name, epoch or 0, version, release, arch)
-                found.append(ErasedKernel(ev.when, ev.package, name, uname_r_for(pkg, major)))
-        elif is_kernel_package(ev.package.strip()):
-            # yum 3.2 on EL5 logs erasures by name only ("Erased: kernel").
-            found.append(ErasedKernel(ev.when, ev.package, ev.package.strip(), None))
+        # yum 3.2 on EL5 may log an erasure by name only ("Erased: kernel").
+        uname_r = uname_r_for(RpmPackage(*parsed), major) if parsed else None
+        found.append(ErasedKernel(ev.when, ev.package, name, uname_r))
     return found
 
 
@@ -188,16 +189,16 @@ def newest_complete(facts: GuestFacts) -> str | None:
     return ordered[0] if ordered else None
 
 
-def erased_kernel_was_wanted(facts: GuestFacts, erased: ErasedKernel) -> bool:
-    """An erased kernel matters when its files are gone and nothing newer is left.
+def not_superseded(facts: GuestFacts, release: str) -> bool:
+    """No complete kernel newer than `release` is left in the guest.
 
-    yum erases old kernels past installonly_limit all the time; only an erased
-    kernel newer than every complete one left behind is evidence of a loss.
+    Evidence for an older kernel is routine, not a loss: yum erases kernels past
+    installonly_limit, and VMware Tools leave their misc/ modules behind in each
+    erased kernel's /lib/modules. Only evidence at or above the newest complete
+    kernel says which kernel the guest is missing.
     """
-    if erased.uname_r is None or not files_gone(facts, erased.uname_r):
-        return False
     best = newest_complete(facts)
-    return best is None or rpmvercmp(erased.uname_r, best) > 0
+    return best is None or compare_uname_r(release, best) >= 0
 
 
 # --- the kernel to recommend ----------------------------------------------------
@@ -216,10 +217,10 @@ def evidence_by_release(facts: GuestFacts) -> dict[str, list[str]]:
             evidence.setdefault(k.uname_r, []).append(
                 f"the RPM database lists {k.rpm.nvra} but its files are gone")
     for erased in erased_kernels(facts):
-        if erased_kernel_was_wanted(facts, erased):
+        if erased.uname_r is not None and files_gone(facts, erased.uname_r):
             evidence.setdefault(erased.uname_r, []).append(
                 f"yum.log shows {erased.logged} erased on {erased.when}")
-    return evidence
+    return {r: why for r, why in evidence.items() if not_superseded(facts, r)}
 
 
 def third_party_by_vermagic(facts: GuestFacts) -> dict[str, list[ThirdPartyModule]]:
@@ -262,10 +263,13 @@ def reinstall_action(facts: GuestFacts, release: str) -> str:
 
 
 def fix_boot_action(facts: GuestFacts) -> str:
-    """The one command that gets the guest booting the kernel it should."""
+    """The one step that gets the guest booting the kernel it should."""
     rec = recommend_kernel(facts)
     if rec is None:
         return reinstall_action(facts, "RELEASE") + " (with the release of a kernel package you have)"
+    for e in entries_booting(facts, rec.uname_r):
+        if entry_can_boot(facts, e) and not is_default(facts, e):
+            return f"Set default={e.index} in {config_name(facts)} ({entry_label(e)} boots {rec.uname_r})."
     return reinstall_action(facts, rec.uname_r)
 
 
@@ -275,6 +279,13 @@ def entry_label(entry: BootEntry) -> str:
 
 def severity_for(facts: GuestFacts, entry: BootEntry) -> Severity:
     return ERROR if is_default(facts, entry) else WARNING
+
+
+def grub_path(facts: GuestFacts, guest_path: str) -> str:
+    """A /boot file as GRUB names it: relative to the /boot filesystem when that is separate."""
+    if facts.boot_is_separate and guest_path.startswith("/boot/"):
+        return guest_path[len("/boot"):]
+    return guest_path
 
 
 def config_name(facts: GuestFacts) -> str:
@@ -322,14 +333,15 @@ def _fallback_clause(facts: GuestFacts) -> str:
     return f"; fallback {entry_label(fb)} can boot {entry_release(facts, fb)}"
 
 
-def _default_entry_action(facts: GuestFacts) -> str:
-    """Point default at an entry that boots the recommended kernel when one exists."""
-    rec = recommend_kernel(facts)
-    if rec is not None:
-        for e in entries_booting(facts, rec.uname_r):
-            if entry_can_boot(facts, e):
-                return f"Set default={e.index} in {config_name(facts)} ({entry_label(e)} boots {rec.uname_r})."
-    return fix_boot_action(facts)
+def _grub_consequence(facts: GuestFacts, entry: BootEntry | None) -> str:
+    """What GRUB 0.97 itself does, when it is GRUB that fails (not the kernel later)."""
+    if facts.bootloader.kind != "grub-legacy":
+        return ""
+    if entry is None:
+        return ' (GRUB 0.97 falls to the menu or stops with "Error 15")'
+    if entry.kind in LINUX_KINDS and (not entry.kernel_exists or (entry.initrd and not entry.initrd_exists)):
+        return ' (GRUB 0.97 stops with "Error 15: File not found")'
+    return ""
 
 
 def rule_default_entry(facts: GuestFacts) -> Iterable[Finding]:
@@ -337,17 +349,16 @@ def rule_default_entry(facts: GuestFacts) -> Iterable[Finding]:
     index = default_index(facts)
     if not bl.entries or index is None:
         return
-    grub_says = ' (GRUB 0.97 falls to the menu or stops with "Error 15")' if bl.kind == "grub-legacy" else ""
     entry = entry_at(facts, index)
     if entry is None:
         message = (f"{config_name(facts)} sets default={index} but has only {len(bl.entries)} "
-                   f"entries, so no entry boots unattended{grub_says}{_fallback_clause(facts)}.")
+                   f"entries, so no entry boots unattended")
     elif problems := entry_problems(facts, entry):
-        message = (f"The default {entry_label(entry)} cannot boot because {' and '.join(problems)}"
-                   f"{grub_says}{_fallback_clause(facts)}.")
+        message = f"The default {entry_label(entry)} cannot boot because {' and '.join(problems)}"
     else:
         return
-    yield Finding("DEFAULT_ENTRY_INVALID", ERROR, message, _default_entry_action(facts))
+    message += f"{_grub_consequence(facts, entry)}{_fallback_clause(facts)}."
+    yield Finding("DEFAULT_ENTRY_INVALID", ERROR, message, fix_boot_action(facts))
 
 
 def _linux_entries(facts: GuestFacts) -> list[BootEntry]:
@@ -433,26 +444,24 @@ def rule_modules(facts: GuestFacts) -> Iterable[Finding]:
 
 
 def _initrds_reported_by_entries(facts: GuestFacts) -> set[str]:
-    """Releases whose missing initrd an entry rule already named."""
-    return {r for e in _linux_entries(facts)
-            if e.initrd and not e.initrd_exists and (r := entry_release(facts, e))}
+    """Kernels whose missing initrd an entry rule already named."""
+    return {k.uname_r for e in _linux_entries(facts)
+            if e.initrd and not e.initrd_exists and (k := kernel_of_entry(facts, e))}
 
 
 def rule_initrds(facts: GuestFacts) -> Iterable[Finding]:
     reported = _initrds_reported_by_entries(facts)
     entry = default_entry(facts)
-    release = entry_release(facts, entry) if entry else None
-    if entry is not None and release and not entry.initrd and needs_initrd(facts):
-        k = kernel_named(facts, release)
-        has_file = k is not None and k.initrd is not None
+    k = kernel_of_entry(facts, entry) if entry else None
+    if entry is not None and k is not None and not entry.initrd and needs_initrd(facts):
         yield Finding(
             "INITRD_MISSING", ERROR,
-            f"The default {entry_label(entry)} boots {release} without an initrd line"
-            + (f" although {k.initrd.path} exists" if has_file else "")
+            f"The default {entry_label(entry)} boots {booted_release(k)} without an initrd line"
+            + (f" although {k.initrd.path} exists" if k.initrd else "")
             + ", and this kernel cannot mount its root filesystem without one.",
-            (f"Add 'initrd {k.initrd.path}' to that entry in {config_name(facts)}." if has_file
+            (f"Add 'initrd {grub_path(facts, k.initrd.path)}' to that entry in {config_name(facts)}." if k.initrd
              else fix_boot_action(facts)))
-        reported.add(release)
+        reported.add(k.uname_r)
     for k in facts.kernels:
         if k.vmlinuz is not None and k.initrd is None and needs_initrd(facts) and k.uname_r not in reported:
             yield Finding(
@@ -470,8 +479,13 @@ def rule_rpm_files_missing(facts: GuestFacts) -> Iterable[Finding]:
                 reinstall_action(facts, k.uname_r))
 
 
+def _rpmdb_unread(facts: GuestFacts) -> bool:
+    # gather says so only in a note; without the database every kernel would look copied.
+    return not facts.kernel_packages and any("RPM database" in n for n in facts.notes)
+
+
 def rule_not_in_rpmdb(facts: GuestFacts) -> Iterable[Finding]:
-    if facts.os is None or facts.os.package_format != "rpm":
+    if facts.os is None or facts.os.package_format != "rpm" or _rpmdb_unread(facts):
         return
     for k in facts.kernels:
         if k.vmlinuz is not None and k.rpm is None:
@@ -510,7 +524,8 @@ def rule_third_party(facts: GuestFacts) -> Iterable[Finding]:
         where = ", ".join(dict.fromkeys(m.installed_under for m in mods))
         yield Finding(
             "THIRD_PARTY_MODULES_MISMATCH", severity,
-            f"{', '.join(names)} (under {where}) were built for {built_for}, but {against} {target}, "
+            f"The third-party modules {', '.join(names)} (under {where}) were built for {built_for}, "
+            f"but {against} {target}, "
             f"{_third_party_consequence(names)}.",
             _third_party_action(facts, built_for, target))
 
@@ -518,7 +533,7 @@ def rule_third_party(facts: GuestFacts) -> Iterable[Finding]:
 def _third_party_action(facts: GuestFacts, built_for: str, target: str) -> str:
     rec = recommend_kernel(facts)
     if rec is not None and rec.uname_r == built_for:
-        return reinstall_action(facts, built_for)
+        return fix_boot_action(facts)
     return f"After booting {target}, rebuild VMware Tools for it: vmware-config-tools.pl -d"
 
 
@@ -526,10 +541,11 @@ def rule_erased(facts: GuestFacts) -> Iterable[Finding]:
     rec = recommend_kernel(facts)
     for erased in erased_kernels(facts):
         if erased.uname_r is None:
+            bootable = is_bootable(facts)
             yield Finding(
-                "KERNEL_ERASED_BY_UPDATE", INFO if is_bootable(facts) else WARNING,
-                f"yum.log shows a {erased.name} package erased on {erased.when} (yum did not log which version).",
-                "Compare with the kernels listed above; " + (fix_boot_action(facts) if rec else "no action needed."))
+                "KERNEL_ERASED_BY_UPDATE", INFO if bootable else WARNING,
+                f"yum.log shows a {erased.name} package erased on {erased.when}, without the version.",
+                "None needed while the guest boots." if bootable else fix_boot_action(facts))
             continue
         if not files_gone(facts, erased.uname_r):
             continue
@@ -538,12 +554,12 @@ def rule_erased(facts: GuestFacts) -> Iterable[Finding]:
             "KERNEL_ERASED_BY_UPDATE", WARNING if wanted else INFO,
             f"yum.log shows {erased.logged} erased on {erased.when}, and kernel {erased.uname_r} "
             "is no longer in /boot.",
-            reinstall_action(facts, erased.uname_r) if wanted
+            fix_boot_action(facts) if wanted
             else "None needed unless you want this kernel back (yum removes kernels past installonly_limit).")
 
 
 def _kernels_excluded(excludes: Iterable[str]) -> bool:
-    return any(x.strip().startswith("kernel") for x in excludes)
+    return any(fnmatch.fnmatchcase("kernel", x.strip()) for x in excludes)
 
 
 def rule_centosplus(facts: GuestFacts) -> Iterable[Finding]:
