@@ -148,10 +148,11 @@ class Guest:
     def _launch_bounded(self, mode: str) -> None:
         """Launch, killing qemu if the appliance does not come up in time."""
         timed_out = threading.Event()
+        hypervisor = self._g.get_hv()
 
         def watchdog() -> None:
             timed_out.set()
-            _kill_child_qemu()
+            _kill_children_running(hypervisor)
 
         timer = threading.Timer(self.launch_timeout, watchdog)
         timer.daemon = True
@@ -351,21 +352,39 @@ def _short(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _kill_child_qemu() -> None:
-    """Kill the qemu that libguestfs forked for us (the watchdog's last resort)."""
-    me = os.getpid()
+def _process_table() -> dict[int, tuple[int, list[bytes]]]:
+    """pid → (parent pid, first two argv words) for every readable process."""
+    table = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{pid}/comm") as f:
-                comm = f.read().strip()
-        except OSError:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")[:2]
+        except (OSError, ValueError, IndexError):
             continue
-        if int(fields[1]) == me and comm.startswith("qemu"):
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+        table[int(pid)] = (parent, argv)
+    return table
+
+
+def _kill_children_running(program: str) -> None:
+    """Kill our children running `program`, and their descendants (the watchdog's last resort).
+
+    The handle cannot be asked for qemu's pid while launch() holds it, so the
+    process table is searched for children whose command line starts with the
+    hypervisor libguestfs was configured with (a wrapper script counts).
+    """
+    table = _process_table()
+    doomed = [pid for pid, (parent, argv) in table.items()
+              if parent == os.getpid() and program.encode() in argv]
+    i = 0
+    while i < len(doomed):
+        doomed.extend(pid for pid, (parent, _) in table.items() if parent == doomed[i])
+        i += 1
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
