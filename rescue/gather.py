@@ -46,7 +46,7 @@ class Gatherer:
                 self.notes.append(f"could not mount {failure}")
             filesystems = [Filesystem(*row) for row in self.guest.filesystem_table()]
             lvs = self.guest.lvs()
-            packages = self._kernel_packages()
+            packages, rpmdb_read = self._kernel_packages()
             vmlinuz = self._vmlinuz_files()
             facts = GuestFacts(
                 image=self.image,
@@ -67,6 +67,7 @@ class Gatherer:
                 yum=self._yum_config(),
                 fstab=self._fstab(),
                 boot_is_separate=any(mp == "/boot" for mp, _ in self.os.mountpoints),
+                rpmdb_read=rpmdb_read,
                 notes=(),
             )
         return _with_notes(facts, self.notes)
@@ -170,19 +171,24 @@ class Gatherer:
                         installed_under=f"/lib/modules/{release}",
                     )
 
-    def _kernel_packages(self) -> list[RpmPackage]:
+    def _kernel_packages(self) -> tuple[list[RpmPackage], bool]:
+        """Kernel packages in the RPM database, and whether it could be read at all."""
         if self.os.package_format != "rpm":
-            return []
+            return [], False
         try:
             apps = self.guest.applications(self.os.root)
         except RuntimeError as exc:
             self.notes.append(f"could not read the RPM database: {_first_line(exc)}")
-            return []
+            return [], False
+        if not apps:
+            # librpm in the appliance yields nothing (rather than failing) for a database it cannot open
+            self.notes.append("the RPM database lists no packages at all: it is missing, empty or unreadable")
+            return [], False
         return [
             RpmPackage(name=a["app2_name"], epoch=int(a["app2_epoch"] or 0), version=a["app2_version"],
                        release=a["app2_release"], arch=a["app2_arch"])
             for a in apps if kernels.is_kernel_package(a["app2_name"])
-        ]
+        ], True
 
     # --- bootloader ---------------------------------------------------------
 

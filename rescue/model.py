@@ -100,6 +100,7 @@ class YumRepo:
     repo_id: str
     enabled: bool
     priority: int | None
+    excludes: tuple[str, ...] = ()    # exclude= of this repository
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class GuestFacts:
     yum: YumConfig = field(default_factory=YumConfig)
     fstab: tuple[tuple[str, str, str], ...] = ()      # (spec, mountpoint, fstype)
     boot_is_separate: bool = False
+    rpmdb_read: bool = True                           # False: the RPM database could not be read
     notes: tuple[str, ...] = ()                       # things gather could not read, said plainly
 
 

@@ -480,8 +480,8 @@ def rule_rpm_files_missing(facts: GuestFacts) -> Iterable[Finding]:
 
 
 def _rpmdb_unread(facts: GuestFacts) -> bool:
-    # gather says so only in a note; without the database every kernel would look copied.
-    return not facts.kernel_packages and any("RPM database" in n for n in facts.notes)
+    # without the database every kernel would look copied
+    return not facts.rpmdb_read
 
 
 def rule_not_in_rpmdb(facts: GuestFacts) -> Iterable[Finding]:
@@ -568,6 +568,8 @@ def rule_centosplus(facts: GuestFacts) -> Iterable[Finding]:
         return
     for repo in yum.repos:
         if not (repo.enabled and "centosplus" in repo.repo_id.lower()):
+            continue
+        if _kernels_excluded(repo.excludes):
             continue
         if yum.priorities_plugin_enabled and repo.priority is not None:
             continue

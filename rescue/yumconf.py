@@ -199,6 +199,7 @@ def parse_repo_file(path: str, text: str) -> tuple[YumRepo, ...]:
             repo_id=name,
             enabled=yum_bool(options.get("enabled"), True),
             priority=_int_or_none(options.get("priority")),
+            excludes=_split_list(options.get("exclude", "") + " " + options.get("excludes", "")),
         ))
     return tuple(repos)
 

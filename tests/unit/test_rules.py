@@ -480,9 +480,17 @@ def test_centosplus_without_priorities(yum, expected):
 
 
 def test_unreadable_rpmdb_does_not_make_every_kernel_copied():
-    f = dataclasses.replace(copied_kernel(), kernel_packages=(),
+    f = dataclasses.replace(copied_kernel(), kernel_packages=(), rpmdb_read=False,
                             notes=("could not read the RPM database: db4 error",))
     assert "KERNEL_FILES_NOT_IN_RPMDB" not in dict(codes(diagnose(f)))
+
+
+def test_per_repository_kernel_exclude_silences_centosplus_warning():
+    f = seed_only_plus()
+    repos = tuple(dataclasses.replace(r, excludes=("kernel*",)) if "centosplus" in r.repo_id else r
+                  for r in f.yum.repos)
+    f = dataclasses.replace(f, yum=dataclasses.replace(f.yum, repos=repos))
+    assert "CENTOSPLUS_WITHOUT_PRIORITIES" not in dict(codes(diagnose(f)))
 
 
 def test_image_path_is_quoted_in_actions():
