@@ -127,8 +127,10 @@ def entry_problems(facts: GuestFacts, entry: BootEntry) -> list[str]:
     if not entry.initrd and needs_initrd(facts):
         problems.append("it has no initrd line")
     release = entry_release(facts, entry)
-    if release and not has_modules_tree(facts, release):
-        problems.append(f"/lib/modules/{release} has no kernel modules")
+    # An initrd carries the drivers needed to mount root, so a kernel without
+    # /lib/modules still boots to init (only later drivers, e.g. the NIC, fail).
+    if release and not has_modules_tree(facts, release) and not (entry.initrd and entry.initrd_exists):
+        problems.append(f"/lib/modules/{release} has no kernel modules and no initrd carries them")
     if entry.root_device and entry.root_resolved is None:
         problems.append(f"root={entry.root_device} names no filesystem in the guest")
     return problems
@@ -413,6 +415,14 @@ def _kernel_severity(facts: GuestFacts, k: Kernel) -> Severity:
     return ERROR if _is_default_kernel(facts, k) else WARNING
 
 
+def _modules_severity(facts: GuestFacts, k: Kernel) -> Severity:
+    """Missing or mismatched modules block boot only when no initrd brings the root drivers."""
+    entry = default_entry(facts)
+    if not _is_default_kernel(facts, k) or entry is None:
+        return WARNING
+    return WARNING if (entry.initrd and entry.initrd_exists) else ERROR
+
+
 def _kernel_action(facts: GuestFacts, k: Kernel) -> str:
     return fix_boot_action(facts) if _is_default_kernel(facts, k) else reinstall_action(facts, k.uname_r)
 
@@ -422,7 +432,7 @@ def rule_kernel_names(facts: GuestFacts) -> Iterable[Finding]:
         v = k.vmlinuz
         if v is not None and v.embedded_release and v.embedded_release != v.name_release:
             yield Finding(
-                "KERNEL_NAME_MISMATCH", _kernel_severity(facts, k),
+                "KERNEL_NAME_MISMATCH", _modules_severity(facts, k),
                 f"{v.path} is really kernel {v.embedded_release} (from its header), "
                 f"so it was renamed or copied and will look for /lib/modules/{v.embedded_release}.",
                 _kernel_action(facts, k))
@@ -437,7 +447,7 @@ def rule_modules(facts: GuestFacts) -> Iterable[Finding]:
         why = ("holds only third-party leftovers (no kernel/ tree)"
                if leftovers is not None and leftovers.modules is not None else "does not exist")
         yield Finding(
-            "MODULES_MISSING", _kernel_severity(facts, k),
+            "MODULES_MISSING", _modules_severity(facts, k),
             f"Kernel {release} has {k.vmlinuz.path} but /lib/modules/{release} {why}, "
             "so it cannot load its drivers (typical of a kernel copied without its modules).",
             _kernel_action(facts, k))
