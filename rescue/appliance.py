@@ -293,16 +293,16 @@ class Guest:
     # --- files inside the mounted guest ----------------------------------------
 
     def exists(self, path: str) -> bool:
-        return self.g.exists(path)
+        return bool(self.g.exists(path))
 
     def is_file(self, path: str) -> bool:
-        return self.g.is_file(path, followsymlinks=True)
+        return bool(self.g.is_file(path, followsymlinks=True))
 
     def is_dir(self, path: str) -> bool:
-        return self.g.is_dir(path, followsymlinks=True)
+        return bool(self.g.is_dir(path, followsymlinks=True))
 
     def is_symlink(self, path: str) -> bool:
-        return self.g.is_symlink(path)
+        return bool(self.g.is_symlink(path))
 
     def readlink(self, path: str) -> str:
         return self.g.readlink(path)
