@@ -135,6 +135,9 @@ class Guest:
             settings.append("force_tcg")
         g.set_backend_settings(settings)
         self._log.clear()
+        # Guest programs linked against old glibc (CentOS 5/6 rpm, mkinitrd) use the
+        # legacy vsyscall page, which current appliance kernels no longer map.
+        g.set_append("vsyscall=emulate")
         g.set_event_callback(self._on_event, gfs.EVENT_APPLIANCE | gfs.EVENT_LIBRARY | gfs.EVENT_WARNING)
         for image in self.images:
             g.add_drive_opts(image.path, format=image.format, readonly=not self.write)
@@ -228,12 +231,18 @@ class Guest:
         return self.g.inspect_list_applications2(root)
 
     @contextmanager
-    def mounted(self, os_info: OsInfo) -> Iterator[list[str]]:
-        """Mount the guest's filesystems (read-only unless writing); yields what could not be mounted."""
+    def mounted(self, os_info: OsInfo, writable: bool | None = None) -> Iterator[list[str]]:
+        """Mount the guest's filesystems; yields what could not be mounted.
+
+        Read-only unless `writable` (default: whether the drives are writable).
+        A dry run mounts read-write over read-only drives: the writes land in
+        libguestfs's throw-away overlay, never in the image.
+        """
         failed: list[str] = []
+        writable = self.write if writable is None else writable
         for mountpoint, device in os_info.mountpoints:
             try:
-                if self.write:
+                if writable:
                     self.g.mount(device, mountpoint)
                 else:
                     self.g.mount_ro(device, mountpoint)
@@ -338,6 +347,60 @@ class Guest:
 
     def read_text(self, path: str, limit: int = 4 * 1024 * 1024) -> str:
         return self.read(path, limit).decode("utf-8", errors="replace")
+
+    # --- changing the mounted guest (repairs, dry runs) -------------------------
+
+    def command(self, argv: list[str]) -> str:
+        """Run a guest program chrooted into the guest (its own rpm, dracut, depmod)."""
+        return self.g.command(argv)
+
+    def which(self, names: Sequence[str], dirs: Sequence[str] = ("/sbin", "/usr/sbin", "/bin", "/usr/bin")) -> str | None:
+        """The first guest program found among `names` (guest path), or None."""
+        for name in names:
+            for d in dirs:
+                path = f"{d}/{name}"
+                if self.is_file(path):
+                    return path
+        return None
+
+    def upload(self, host_path: str, guest_path: str) -> None:
+        self.g.upload(host_path, guest_path)
+
+    def download(self, guest_path: str, host_path: str) -> None:
+        self.g.download(guest_path, host_path)
+
+    def tar_in(self, host_tar: str, guest_dir: str) -> None:
+        self.g.tar_in(host_tar, guest_dir, xattrs=False, selinux=False, acls=False)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        self.g.write(path, data)
+
+    def rename(self, old: str, new: str) -> None:
+        self.g.rename(old, new)
+
+    def copy_preserving(self, src: str, dest: str) -> None:
+        self.g.cp_a(src, dest)
+
+    def remove(self, path: str) -> None:
+        self.g.rm_f(path)
+
+    def remove_tree(self, path: str) -> None:
+        self.g.rm_rf(path)
+
+    def mkdir_p(self, path: str) -> None:
+        self.g.mkdir_p(path)
+
+    def realpath(self, path: str) -> str:
+        return self.g.realpath(path)
+
+    def glob(self, pattern: str) -> list[str]:
+        return self.g.glob_expand(pattern)
+
+    def chmod(self, mode: int, path: str) -> None:
+        self.g.chmod(mode, path)
+
+    def sync(self) -> None:
+        self.g.sync()
 
 
 def _first_match_line(log: str) -> str | None:

@@ -1,8 +1,10 @@
 """The `vmrescue` command line: parse, call an operation, print. Nothing else."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from pathlib import Path
 import time
 from typing import List, Optional
 
@@ -12,6 +14,7 @@ from rich.markup import escape
 
 from rescue import __version__, operations, report
 from rescue.errors import Exit, RescueError
+from rescue.repair import ReinstallOptions, ReinstallResult
 
 EXIT_CODES_HELP = (
     "Exit status: 0 every image bootable with no errors; 1 some image is not bootable; "
@@ -119,6 +122,66 @@ def diagnose(
             else:
                 report.render_text(result.diagnosis, out)
     raise typer.Exit(int(operations.exit_status(ordered)))
+
+
+def _render_repair(result: "ReinstallResult") -> None:
+    head = "DRY RUN (nothing was written to the image)" if result.dry_run else "Repaired"
+    out.print(f"[bold]{head}:[/bold] {escape(result.image)} → kernel {escape(result.target)}")
+    for name, detail in result.log.steps:
+        out.print(f"  [cyan]{name:>10}[/cyan]  {escape(report.clean(detail))}")
+    if result.log.backups:
+        out.print("Backups:")
+        for path in result.log.backups:
+            out.print(f"  {escape(path)}")
+    for note in result.log.notes:
+        out.print(f"[yellow]note:[/yellow] {escape(report.clean(note))}")
+    if result.grub_diff:
+        out.print(escape(result.grub_diff), end="" if result.grub_diff.endswith("\n") else "\n")
+    out.print(("Would be: " if result.dry_run else "Now: ") + report.verdict_markup(result.after))
+
+
+@app.command("reinstall-kernel", epilog=EXIT_CODES_HELP)
+def reinstall_kernel(
+    image: str = typer.Argument(..., metavar="IMAGE", help="The powered-off guest's disk image."),
+    kernel: Optional[str] = typer.Option(None, "--kernel", metavar="UNAME_R",
+                                         help="Kernel release to install (default: what diagnose recommends)."),
+    rpm: List[Path] = typer.Option([], "--rpm", metavar="FILE", help="A kernel RPM to consider (repeatable)."),
+    from_dirs: List[Path] = typer.Option([], "--from", metavar="DIR", help="A directory searched recursively for RPMs (repeatable)."),
+    repo: Optional[str] = typer.Option(None, "--repo", metavar="DIR|URL", help="A yum repository (with repodata/)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Do the whole repair on a throw-away overlay; print the plan and the grub.conf diff."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing."),
+    no_backup: bool = typer.Option(False, "--no-backup", help="Do not keep *.vmrescue-DATE copies of overwritten files."),
+    nosignature: bool = typer.Option(False, "--nosignature", help="Accept an unsigned RPM or one signed by a key the guest lacks."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Image format, instead of detecting it."),
+    allow_backing: bool = typer.Option(False, "--allow-backing", help="Accept images that refer to other host files."),
+) -> None:
+    """Install the matching kernel RPM offline, rebuild its initrd, rewrite grub.conf."""
+    info = operations.probe_all([image], fmt, allow_backing)
+    if info[1]:
+        raise info[1][0].error
+    options = ReinstallOptions(kernel=kernel, rpms=tuple(rpm), dirs=tuple(from_dirs), repo=repo,
+                               nosignature=nosignature, backup=not no_backup, dry_run=dry_run)
+    if not dry_run and not yes:
+        if not sys.stdin.isatty():
+            raise RescueError("CONFIRMATION_NEEDED", f"{image}: not writing without confirmation.",
+                              "Run with --dry-run to see the plan, then with --yes to apply it.", Exit.REFUSED)
+        # Show exactly what would happen (a dry run on an overlay), then ask.
+        result = _run_repair(info[0][0], dataclasses.replace(options, dry_run=True))
+        _render_repair(result)
+        if not typer.confirm(f"Apply this repair to {image}?", default=False):
+            err.print("Nothing was written.")
+            raise typer.Exit(int(Exit.REFUSED))
+    result = _run_repair(info[0][0], options)
+    _render_repair(result)
+    raise typer.Exit(int(Exit.OK if result.success else Exit.NOT_BOOTABLE))
+
+
+def _run_repair(info, options: ReinstallOptions) -> "ReinstallResult":
+    status = StatusLine()
+    try:
+        return operations.reinstall_kernel(info, options, _options(), status)
+    finally:
+        status.stop()
 
 
 def main() -> None:

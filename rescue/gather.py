@@ -41,35 +41,39 @@ class Gatherer:
         self.notes: list[str] = []
 
     def gather(self) -> GuestFacts:
+        """Mount the guest read-only, read everything, unmount."""
         with self.guest.mounted(self.os) as unmounted:
-            for failure in unmounted:
-                self.notes.append(f"could not mount {failure}")
-            filesystems = [Filesystem(*row) for row in self.guest.filesystem_table()]
-            lvs = self.guest.lvs()
-            packages, rpmdb_read = self._kernel_packages()
-            vmlinuz = self._vmlinuz_files()
-            facts = GuestFacts(
-                image=self.image,
-                os=self.os,
-                bootloader=self._bootloader(filesystems, lvs),
-                kernels=kernels.join_kernels(
-                    vmlinuz=vmlinuz,
-                    initrds=self._initrd_files(),
-                    modules=self._modules_dirs(),
-                    system_maps=self._boot_releases("System.map-"),
-                    configs=self._boot_releases("config-"),
-                    packages=packages,
-                    el_major=self.os.major,
-                ),
-                third_party_modules=tuple(self._third_party_modules()),
-                kernel_packages=tuple(packages),
-                yum_events=self._yum_events(),
-                yum=self._yum_config(),
-                fstab=self._fstab(),
-                boot_is_separate=any(mp == "/boot" for mp, _ in self.os.mountpoints),
-                rpmdb_read=rpmdb_read,
-                notes=(),
-            )
+            return self.gather_mounted(unmounted)
+
+    def gather_mounted(self, unmounted: list[str] = ()) -> GuestFacts:
+        """Read everything from a guest the caller has already mounted."""
+        self.notes = [f"could not mount {failure}" for failure in unmounted]
+        filesystems = [Filesystem(*row) for row in self.guest.filesystem_table()]
+        lvs = self.guest.lvs()
+        packages, rpmdb_read = self._kernel_packages()
+        vmlinuz = self._vmlinuz_files()
+        facts = GuestFacts(
+            image=self.image,
+            os=self.os,
+            bootloader=self._bootloader(filesystems, lvs),
+            kernels=kernels.join_kernels(
+                vmlinuz=vmlinuz,
+                initrds=self._initrd_files(),
+                modules=self._modules_dirs(),
+                system_maps=self._boot_releases("System.map-"),
+                configs=self._boot_releases("config-"),
+                packages=packages,
+                el_major=self.os.major,
+            ),
+            third_party_modules=tuple(self._third_party_modules()),
+            kernel_packages=tuple(packages),
+            yum_events=self._yum_events(),
+            yum=self._yum_config(),
+            fstab=self._fstab(),
+            boot_is_separate=any(mp == "/boot" for mp, _ in self.os.mountpoints),
+            rpmdb_read=rpmdb_read,
+            notes=(),
+        )
         return _with_notes(facts, self.notes)
 
     # --- small readers ------------------------------------------------------

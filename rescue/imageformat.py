@@ -155,3 +155,21 @@ def probe(path: str, fmt: str | None = None, allow_backing: bool = False) -> Ima
                           "The copy of the image is incomplete; copy it again from the datastore.")
     return ImageInfo(path=path, format=detected, virtual_size=size,
                      backing_file=backing, extents=extents)
+
+
+def check_not_in_use(info: ImageInfo) -> None:
+    """Refuse to write an image that a running VM holds (qemu's lock, VMware's .lck)."""
+    for candidate in (info.path, *info.extents):
+        lock_dir = Path(str(candidate) + ".lck")
+        if lock_dir.exists():
+            raise RescueError("IMAGE_IN_USE", f"{info.path}: VMware lock {lock_dir} exists: the VM looks powered on.",
+                              "Power the VM off (or remove the stale .lck after checking it is off), then retry.",
+                              Exit.REFUSED)
+    try:
+        proc = subprocess.run(["qemu-img", "info", "--output=json", "-f", info.format, info.path],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if proc.returncode != 0 and "lock" in proc.stderr.lower():
+        raise RescueError("IMAGE_IN_USE", f"{info.path}: another process (a running qemu?) holds its write lock.",
+                          "Shut the VM down before repairing its disk.", Exit.REFUSED)

@@ -9,8 +9,9 @@ from rescue import rules
 from rescue.appliance import Guest
 from rescue.errors import Exit, RescueError
 from rescue.gather import Gatherer
-from rescue.imageformat import ImageInfo, probe
+from rescue.imageformat import ImageInfo, check_not_in_use, probe
 from rescue.model import Diagnosis, GuestFacts
+from rescue.repair import ReinstallOptions, ReinstallResult, reinstall
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,14 @@ def exit_status(results: Sequence[ImageResult]) -> Exit:
     if any(r.diagnosis and any(f.severity.value == "error" for f in r.diagnosis.findings) for r in results):
         return Exit.NOT_BOOTABLE
     return Exit.OK
+
+
+def reinstall_kernel(info: ImageInfo, repair: ReinstallOptions, options: ApplianceOptions,
+                     status: Callable[[str], None]) -> ReinstallResult:
+    """The whole repair in one appliance launch; a dry run writes only to a throw-away overlay."""
+    if not repair.dry_run:
+        check_not_in_use(info)
+    with Guest([info], write=not repair.dry_run, accel=options.accel, verbose=options.verbose,
+               status=status, launch_timeout=options.launch_timeout) as guest:
+        status("Inspecting " + info.path)
+        return reinstall(guest, info.path, repair, status)
