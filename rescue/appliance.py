@@ -253,6 +253,11 @@ class Guest:
         finally:
             self.g.umount_all()
 
+    def remount_writable(self, os_info: OsInfo) -> None:
+        """Switch the mounted guest to read-write (the overlay takes the writes in a dry run)."""
+        for mountpoint, device in os_info.mountpoints:
+            self.g.mount_options("remount,rw", device, mountpoint)
+
     def canonical_device(self, device: str) -> str:
         return self.g.canonical_device_name(device)
 
@@ -348,6 +353,20 @@ class Guest:
     def read_text(self, path: str, limit: int = 4 * 1024 * 1024) -> str:
         return self.read(path, limit).decode("utf-8", errors="replace")
 
+    # --- for boot-check (rescue.bootcheck): editing the throw-away overlay ------
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        """Replace a guest file: write a sibling temporary file with the same mode, rename it over."""
+        tmp = f"{path}.vmrescue-tmp"
+        mode = self.g.statns(path)["st_mode"] & 0o7777 if self.g.exists(path) else 0o644
+        self.g.write(tmp, data)
+        self.g.chmod(mode, tmp)
+        self.g.mv(tmp, path)
+
+    def read_device(self, device: str, size: int, offset: int = 0) -> bytes:
+        """Raw bytes of an appliance device (e.g. the MBR of /dev/sda)."""
+        return self.g.pread_device(device, size, offset)
+
     # --- changing the mounted guest (repairs, dry runs) -------------------------
 
     def command(self, argv: list[str]) -> str:
@@ -401,6 +420,11 @@ class Guest:
 
     def sync(self) -> None:
         self.g.sync()
+
+
+def broken_kvm_reason(log: str) -> str | None:
+    """The line of a qemu log that says KVM is broken here (see _BROKEN_KVM), for rescue.bootcheck."""
+    return _first_match_line(log)
 
 
 def _first_match_line(log: str) -> str | None:

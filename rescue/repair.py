@@ -160,7 +160,10 @@ class KernelReinstall:
         target, why = choose_target(before, self.options.kernel)
         self.log.step("target", f"kernel {target} ({why})")
         rpm = self._find_and_verify(target)
-        initrd_tool = self._initrd_tool()     # refuse before anything is written
+        initrd_tool = self._initrd_tool()
+        # Everything above only read (the guest is mounted read-only): a refusal
+        # leaves the image's bytes as they were. From here on we write.
+        self.guest.remount_writable(self.os)
         self._back_up(rpm)
         method = self._install(rpm)
         self._depmod(target)
@@ -475,7 +478,7 @@ def reinstall(guest: Guest, image: str, options: ReinstallOptions, status: Statu
         raise RescueError("NOT_AN_RPM_GUEST", f"{image}: {os_info.product} is not an RPM-based guest; "
                           "nothing was written.", "reinstall-kernel repairs CentOS/RHEL-family guests.", Exit.REFUSED)
     first_disk = guest.devices()[0]
-    with guest.mounted(os_info, writable=True) as unmounted:
+    with guest.mounted(os_info, writable=False) as unmounted:
         if unmounted:
             raise RescueError("MOUNT_FAILED", f"{image}: could not mount {'; '.join(unmounted)}; nothing was written.",
                               "Check the filesystem with e2fsck/xfs_repair first.", Exit.IMAGE)

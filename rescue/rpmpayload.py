@@ -13,7 +13,9 @@ import gzip
 import io
 import lzma
 import posixpath
+import re
 import tarfile
+import zlib
 from typing import BinaryIO, Iterator
 
 from rescue.errors import Exit, RescueError
@@ -23,6 +25,9 @@ MAX_PAYLOAD_BYTES = 2 * 1024 ** 3      # a kernel package unpacks to ~100 MB; 2 
 _NEWC = (b"070701", b"070702")
 _TYPE_MASK = 0o170000
 _REG, _DIR, _LNK = 0o100000, 0o040000, 0o120000
+_HEX_FIELDS = re.compile(rb"[0-9a-fA-F]{104}")   # 13 fields of 8 hex digits, nothing else
+_MAX_NAME = 4096                                   # PATH_MAX: a longer name is a lie
+_DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
 
 def _refuse(rpm: str, why: str) -> RescueError:
@@ -45,54 +50,79 @@ def _decompressor(stream: BinaryIO, compressor: str, rpm: str) -> BinaryIO:
 
 def safe_member_path(name: str) -> str | None:
     """'./boot/vmlinuz-R' → 'boot/vmlinuz-R'; None for absolute or escaping names."""
+    name = name.removeprefix("./")
     if name.startswith("/"):
         return None
-    clean = posixpath.normpath(name.removeprefix("./"))
+    clean = posixpath.normpath(name)
     if clean in (".", "") or clean.startswith("../") or clean == ".." or "\0" in clean:
         return None
     return clean
 
 
 def link_stays_inside(member: str, target: str) -> bool:
-    """A symlink at `member` pointing at `target` resolves inside the tree."""
-    if target.startswith("/"):
-        resolved = posixpath.normpath(target)
-    else:
-        resolved = posixpath.normpath(posixpath.join("/", posixpath.dirname(member), target))
-    return not resolved.startswith("/..") and resolved != "/.."
+    """A symlink at `member` pointing at `target` resolves inside the tree.
+
+    Walked one component at a time: posixpath.normpath clamps '/..' to '/',
+    which hides a target that climbs above the tree's root.
+    """
+    parts = [] if target.startswith("/") else [p for p in posixpath.dirname(member).split("/") if p]
+    for part in target.split("/"):
+        if part == "..":
+            if not parts:
+                return False
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return True
 
 
-def _cpio_members(stream: BinaryIO, rpm: str, limit: int) -> Iterator[tuple[str, int, bytes]]:
-    """(name, mode, data) of each newc cpio member; data of a symlink is its target."""
-    total = 0
+def _cpio_members(stream: BinaryIO, rpm: str, limit: int) -> Iterator[tuple[str, int, bytes, int, int]]:
+    """(name, mode, data, ino, nlink) of each newc cpio member; data of a symlink is its target."""
+    def read(n: int, where: str) -> bytes:
+        try:
+            return stream.read(n)
+        except _DECOMPRESS_ERRORS as exc:
+            raise _refuse(rpm, f"its payload cannot be decompressed {where} ({exc})") from exc
+
+    total, last = 0, None
     while True:
-        head = stream.read(110)
-        if len(head) < 110 or head[:6] not in _NEWC:
-            raise _refuse(rpm, "its payload is not a cpio archive or is truncated")
+        after = f"after {last!r}" if last else "at its start"
+        head = read(110, after)
+        if len(head) < 110 or head[:6] not in _NEWC or not _HEX_FIELDS.fullmatch(head[6:]):
+            raise _refuse(rpm, f"its payload is not a cpio archive or is truncated {after}")
         fields = [int(head[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
-        mode, filesize, namesize = fields[1], fields[6], fields[11]
-        name = stream.read(namesize)[:-1].decode("utf-8", "surrogateescape")
-        stream.read((4 - (110 + namesize) % 4) % 4)
+        ino, mode, nlink, filesize, namesize = fields[0], fields[1], fields[4], fields[6], fields[11]
+        if namesize > _MAX_NAME:
+            raise _refuse(rpm, f"its payload declares a {namesize}-byte member name {after}")
+        name = read(namesize, after)[:-1].decode("utf-8", "surrogateescape")
+        read((4 - (110 + namesize) % 4) % 4, after)
         if name == "TRAILER!!!":
             return
         total += filesize
         if total > limit:
-            raise _refuse(rpm, f"its payload unpacks to more than {limit // 1024 ** 2} MiB")
-        data = stream.read(filesize)
+            cap = f"{limit // 1024 ** 2} MiB" if limit >= 1024 ** 2 else f"{limit} bytes"
+            raise _refuse(rpm, f"its payload unpacks to more than {cap} (at {name!r}, {filesize} bytes)")
+        data = read(filesize, f"in {name!r}")
         if len(data) != filesize:
-            raise _refuse(rpm, "its payload is truncated")
-        stream.read((4 - filesize % 4) % 4)
-        yield name, mode, data
+            raise _refuse(rpm, f"its payload is truncated in {name!r}")
+        read((4 - filesize % 4) % 4, f"after {name!r}")
+        last = name
+        yield name, mode, data, ino, nlink
 
 
 def payload_tar(rpm_path: str, header: RpmHeader, out: BinaryIO, limit: int = MAX_PAYLOAD_BYTES) -> list[str]:
     """Write the payload, re-packed as an uncompressed tar, to `out`; return the guest paths it holds."""
     owners = {f.path: (f.user or "root", f.group or "root", f.mode) for f in header.files}
     paths: list[str] = []
+    # newc keeps a hard-linked file's data with its last link; the earlier links are
+    # empty placeholders, written as tar hard links once the data has been written.
+    linked: dict[int, str] = {}                       # ino -> member that holds the data
+    waiting: dict[int, list[tarfile.TarInfo]] = {}    # ino -> links seen before the data
     with open(rpm_path, "rb") as raw:
         raw.seek(header.payload_offset)
         with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
-            for name, mode, data in _cpio_members(_decompressor(raw, header.payload_compressor, rpm_path), rpm_path, limit):
+            members = _cpio_members(_decompressor(raw, header.payload_compressor, rpm_path), rpm_path, limit)
+            for name, mode, data, ino, nlink in members:
                 path = safe_member_path(name)
                 if path is None:
                     raise _refuse(rpm_path, f"its payload holds the unsafe path {name!r}")
@@ -110,10 +140,23 @@ def payload_tar(rpm_path: str, header: RpmHeader, out: BinaryIO, limit: int = MA
                         raise _refuse(rpm_path, f"its symlink {name!r} points outside the guest ({target!r})")
                     info.type, info.linkname = tarfile.SYMTYPE, target
                     tar.addfile(info)
+                elif kind == _REG and nlink > 1 and not data:
+                    if ino in linked:
+                        info.type, info.linkname = tarfile.LNKTYPE, linked[ino]
+                        tar.addfile(info)
+                    else:
+                        waiting.setdefault(ino, []).append(info)
                 elif kind == _REG:
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
+                    if nlink > 1:
+                        linked[ino] = path
+                        for early in waiting.pop(ino, []):
+                            early.type, early.linkname = tarfile.LNKTYPE, path
+                            tar.addfile(early)
                 else:
                     raise _refuse(rpm_path, f"its payload holds a device or special file {name!r}")
                 paths.append("/" + path)
+            for early in (e for group in waiting.values() for e in group):
+                tar.addfile(early)                # every link of an empty file: empty files
     return paths
