@@ -121,6 +121,24 @@ def _packages_by_release(packages: Iterable[RpmPackage], el_major: int) -> dict[
     return by_release
 
 
+def _match_unusual_releases(by_package: dict[str, RpmPackage], on_disk: set[str]) -> dict[str, RpmPackage]:
+    """Re-key a package whose computed release matches no file, when exactly one
+    release on disk extends its VERSION-RELEASE (rebuilt or third-party kernels
+    such as `6.1.0-56-amd64` packaged as kernel-6.1.0-56)."""
+    claimed = set(by_package) & on_disk
+    result = {}
+    for key, pkg in by_package.items():
+        if key not in on_disk:
+            stem = f"{pkg.version}-{pkg.release}"
+            hits = [r for r in on_disk - claimed
+                    if r == stem or r.startswith(stem + "-") or r.startswith(stem + ".")]
+            if len(hits) == 1:
+                key = hits[0]
+                claimed.add(key)
+        result[key] = pkg
+    return result
+
+
 def join_kernels(
     vmlinuz: Iterable[VmlinuzFile],
     initrds: Iterable[InitrdFile],
@@ -145,9 +163,10 @@ def join_kernels(
         by_modules.setdefault(m.release, m)
     maps = set(system_maps)
     confs = set(configs)
-    by_package = _packages_by_release(packages, el_major)
+    on_disk = set(by_vmlinuz) | set(by_initrd) | set(by_modules) | maps | confs
+    by_package = _match_unusual_releases(_packages_by_release(packages, el_major), on_disk)
 
-    releases = set(by_vmlinuz) | set(by_initrd) | set(by_modules) | maps | confs | set(by_package)
+    releases = on_disk | set(by_package)
     return tuple(
         Kernel(
             uname_r=r,

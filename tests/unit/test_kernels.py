@@ -157,3 +157,21 @@ def test_join_of_nothing_is_empty():
 def test_booted_release_without_vmlinuz_is_none():
     assert booted_release(Kernel(PLUS)) is None
     assert booted_release(Kernel(OLD, vmlinuz=VmlinuzFile(f"/boot/vmlinuz-{OLD}", OLD, None, None))) == OLD
+
+
+def test_package_of_an_unusually_named_kernel_joins_its_files():
+    # A Debian-built kernel packaged as kernel-6.1.0-56: uname -r is 6.1.0-56-amd64.
+    from rescue.model import RpmPackage, VmlinuzFile
+    pkg = RpmPackage("kernel", 0, "6.1.0", "56", "x86_64")
+    v = VmlinuzFile("/boot/vmlinuz-6.1.0-56-amd64", "6.1.0-56-amd64", "6.1.0-56-amd64 (debian-kernel@lists.debian.org)",
+                    "6.1.0-56-amd64")
+    (k,) = join_kernels([v], [], [], [], [], [pkg], el_major=6)
+    assert k.uname_r == "6.1.0-56-amd64" and k.rpm == pkg and k.vmlinuz == v
+
+
+def test_unusual_matching_needs_a_single_candidate():
+    from rescue.model import RpmPackage, VmlinuzFile
+    pkg = RpmPackage("kernel", 0, "6.1.0", "56", "x86_64")
+    files = [VmlinuzFile(f"/boot/vmlinuz-6.1.0-56-{f}", f"6.1.0-56-{f}", None, None) for f in ("amd64", "rt-amd64")]
+    kernels = join_kernels(files, [], [], [], [], [pkg], el_major=6)
+    assert {k.uname_r for k in kernels if k.rpm} == {"6.1.0-56.x86_64"}
