@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 import time
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rescue import __version__, operations, report
+from rescue import bootcheck
 from rescue.errors import Exit, RescueError
 from rescue.repair import ReinstallOptions, ReinstallResult
 
@@ -32,7 +34,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (logs, CI, `| less`) gets room for the kernel table instead of rich's 80 columns.
+out = Console(highlight=False, soft_wrap=True,
+              width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 132))
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -182,6 +186,50 @@ def _run_repair(info, options: ReinstallOptions) -> "ReinstallResult":
         return operations.reinstall_kernel(info, options, _options(), status)
     finally:
         status.stop()
+
+
+BOOT_CHECK_EXIT_HELP = (
+    "Exit status: 0 the guest reached a login prompt (with the expected kernel); 1 it did not; 2 usage error; "
+    "3 the image could not be opened; 4 qemu or libguestfs is missing or failed; 130 interrupted."
+)
+
+
+@app.command("boot-check", epilog=BOOT_CHECK_EXIT_HELP)
+def boot_check(
+    image: str = typer.Argument(..., metavar="IMAGE", help="The guest's disk image. Never written: the boot runs on a throw-away overlay."),
+    timeout: float = typer.Option(bootcheck.DEFAULT_TIMEOUT, "--timeout", metavar="S", help="Give the boot at most S seconds."),
+    memory: int = typer.Option(bootcheck.DEFAULT_MEMORY_MB, "--memory", metavar="MB", help="Guest memory in MB."),
+    keep_log: Optional[Path] = typer.Option(None, "--keep-log", metavar="FILE", help="Save the console log (escape sequences removed) to FILE."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON report (schema vmrescue.boot-check/1)."),
+    expect_kernel: Optional[str] = typer.Option(None, "--expect-kernel", metavar="UNAME_R", help="Fail unless this kernel release boots."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Image format, instead of detecting it."),
+    allow_backing: bool = typer.Option(False, "--allow-backing", help="Accept images that refer to other host files."),
+) -> None:
+    """Boot the image in qemu through its own boot loader; report how far it gets."""
+    options = bootcheck.BootOptions(
+        timeout=timeout, memory_mb=memory, expect_kernel=expect_kernel, keep_log=str(keep_log) if keep_log else None,
+        fmt=fmt, allow_backing=allow_backing, accel=State.accel, verbose=State.verbose,
+        launch_timeout=State.launch_timeout)
+    status = StatusLine()
+    try:
+        check = bootcheck.boot_check(image, options, status)
+    except RescueError as exc:
+        if not json_output:
+            raise
+        status.stop()
+        _fail(exc)
+        out.print_json(json.dumps(bootcheck.error_document(image, exc)))
+        raise typer.Exit(int(exc.exit_status))
+    finally:
+        status.stop()
+    if json_output:
+        out.print_json(json.dumps(bootcheck.to_json_document(check)))
+    else:
+        lines = bootcheck.render_text(check)
+        out.print(f"[bold {'green' if check.result.ok else 'red'}]{escape(lines[0])}[/]")
+        for line in lines[1:]:
+            out.print(escape(line))
+    raise typer.Exit(int(check.exit_status))
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -245,14 +246,17 @@ def _third_party_cell(facts: GuestFacts, release: str) -> str:
 def kernel_table(d: Diagnosis) -> Table:
     facts = d.facts
     entries = _entries_by_release(facts)
-    table = Table(title="Kernels (newest first; * = default entry)", title_justify="left")
-    for column in ("release", "vmlinuz", "initrd", "modules", "rpmdb", "grub entry", "third-party modules"):
+    table = Table(title="Kernels (newest first; * = default entry; ← = recommended)", title_justify="left",
+                  box=box.SIMPLE_HEAD)
+    # The release is what the operator copies into --kernel: never wrap or cut it.
+    table.add_column("release", no_wrap=True, min_width=10)
+    for column in ("vmlinuz", "initrd", "modules", "rpmdb", "grub entry", "third-party modules"):
         table.add_column(column)
     by_release = {k.uname_r: k for k in facts.kernels}
     rec = d.recommended_kernel.uname_r if d.recommended_kernel else None
     for release in _table_releases(d, entries):
         k = by_release.get(release)
-        name = f"[bold]{safe(release)}[/] ← recommended" if release == rec else safe(release)
+        name = f"[bold]{safe(release)}[/] ←" if release == rec else safe(release)
         cells = (
             name,
             _vmlinuz_cell(k),
