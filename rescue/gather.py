@@ -48,7 +48,7 @@ class Gatherer:
     def gather_mounted(self, unmounted: list[str] = ()) -> GuestFacts:
         """Read everything from a guest the caller has already mounted."""
         self.notes = [f"could not mount {failure}" for failure in unmounted]
-        filesystems = [Filesystem(*row) for row in self.guest.filesystem_table()]
+        filesystems = [Filesystem(*row) for row in self.guest.filesystem_table(self.first_disk)]
         lvs = self.guest.lvs()
         packages, rpmdb_read = self._kernel_packages()
         vmlinuz = self._vmlinuz_files()

@@ -50,22 +50,15 @@ def diagnose_images(infos: Sequence[ImageInfo], options: ApplianceOptions,
         return []
     with Guest(infos, accel=options.accel, verbose=options.verbose, status=status,
                launch_timeout=options.launch_timeout) as guest:
-        status("Inspecting " + (infos[0].path if len(infos) == 1 else f"{len(infos)} images"))
         disks = guest.devices()
-        roots_of = _roots_by_disk(guest, disks)
         results = []
         for info, disk in zip(infos, disks):
-            results.append(_diagnose_one(guest, info, disk, roots_of.get(disk, [])))
+            status(f"Inspecting {info.path}")
+            if len(infos) > 1:
+                guest.lvm_only(disk)
+            roots = [r for r in guest.inspect() if guest.disk_of(r) == disk]
+            results.append(_diagnose_one(guest, info, disk, roots))
         return results
-
-
-def _roots_by_disk(guest: Guest, disks: list[str]) -> dict[str, list[str]]:
-    roots_of: dict[str, list[str]] = {d: [] for d in disks}
-    for root in guest.inspect():
-        disk = guest.disk_of(root)
-        if disk in roots_of:
-            roots_of[disk].append(root)
-    return roots_of
 
 
 def _diagnose_one(guest: Guest, info: ImageInfo, disk: str, roots: list[str]) -> ImageResult:
