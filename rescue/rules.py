@@ -209,6 +209,23 @@ def module_names(modules: Iterable[ThirdPartyModule]) -> list[str]:
     return list(dict.fromkeys(m.name for m in modules))
 
 
+def observed_release(facts: GuestFacts, computed: str, version: str, release: str) -> str:
+    """The release a package really has, when the guest shows it under another name.
+
+    A package's uname -r is computed from its name and EVR by the distro's rule;
+    rebuilt or third-party kernels (6.1.0-56-amd64 packaged as kernel-6.1.0-56)
+    break that rule. When exactly one release seen in the guest (module vermagic,
+    /boot, /lib/modules) extends VERSION-RELEASE, that is the one.
+    """
+    seen = {m.vermagic_release for m in facts.third_party_modules if m.vermagic_release}
+    seen |= {k.uname_r for k in facts.kernels if k.vmlinuz or k.modules}
+    if computed in seen:
+        return computed
+    stem = f"{version}-{release}"
+    hits = [r for r in seen if r == stem or r.startswith(stem + "-") or r.startswith(stem + ".")]
+    return hits[0] if len(hits) == 1 else computed
+
+
 def evidence_by_release(facts: GuestFacts) -> dict[str, list[str]]:
     """Every release the guest's own records point at, with the clauses saying why."""
     evidence: dict[str, list[str]] = {}
@@ -219,8 +236,12 @@ def evidence_by_release(facts: GuestFacts) -> dict[str, list[str]]:
             evidence.setdefault(k.uname_r, []).append(
                 f"the RPM database lists {k.rpm.nvra} but its files are gone")
     for erased in erased_kernels(facts):
-        if erased.uname_r is not None and files_gone(facts, erased.uname_r):
-            evidence.setdefault(erased.uname_r, []).append(
+        if erased.uname_r is None:
+            continue
+        parsed = package_from_log(erased.logged)
+        release = observed_release(facts, erased.uname_r, parsed[2], parsed[3]) if parsed else erased.uname_r
+        if files_gone(facts, release):
+            evidence.setdefault(release, []).append(
                 f"yum.log shows {erased.logged} erased on {erased.when}")
     return {r: why for r, why in evidence.items() if not_superseded(facts, r)}
 

@@ -523,3 +523,16 @@ ALL_SCENARIOS = {
 @pytest.mark.parametrize("name", sorted(ALL_SCENARIOS))
 def test_every_finding_is_a_sentence_with_an_action(name):
     assert_sentences(diagnose(ALL_SCENARIOS[name]()))
+
+
+def test_erased_package_of_an_unusually_named_kernel_points_at_its_real_release():
+    # kernel-6.1.0-56.x86_64 is erased; its modules' vermagic says 6.1.0-56-amd64.
+    f = dataclasses.replace(
+        seed_only_plus(),
+        third_party_modules=(ThirdPartyModule("/lib/modules/6.1.0-56-amd64/extra/vmxnet.ko", "vmxnet",
+                                              "6.1.0-56-amd64", "/lib/modules/6.1.0-56-amd64"),),
+        yum_events=(YumEvent("Oct 02 22:15:37", "Erased", "kernel-6.1.0-56.x86_64"),),
+        kernels=(), kernel_packages=())
+    rec = diagnose(f).recommended_kernel
+    assert rec.uname_r == "6.1.0-56-amd64"
+    assert "vmxnet were built for it" in rec.reason and "kernel-6.1.0-56.x86_64 erased" in rec.reason
