@@ -81,3 +81,17 @@ def test_usage_errors_exit_2(tmp_path, args):
     proc = vmrescue(*args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_missing_libguestfs_binding_names_the_package(tmp_path):
+    # Shadow the distribution's binding with one that fails to import, as on a host without it.
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "guestfs.py").write_text("raise ImportError('No module named guestfs')\n")
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"\0" * (1 << 20))
+    import os
+    proc = subprocess.run([sys.executable, "-m", "rescue", "diagnose", str(image)], capture_output=True, text=True,
+                          cwd=REPO, timeout=120, env={**os.environ, "PYTHONPATH": f"{shadow}:{REPO}"})
+    assert proc.returncode == 4, proc.stderr
+    assert "python3-guestfs" in proc.stderr and "Traceback" not in proc.stderr
