@@ -405,7 +405,7 @@ class KernelReinstall:
         grubby = self.guest.which(["grubby"])
         if grubby is None:
             self.log.notes.append("GRUB2 guest without grubby: add the entry with "
-                                  f"`grub2-mkconfig -o /boot/grub2/grub.cfg` after boot from rescue media")
+                                  "`grub2-mkconfig -o /boot/grub2/grub.cfg` after boot from rescue media")
             return ""
         initrd_path = f"/boot/{grubrender.default_initrd_name(target, self.os.major)}"
         argv = [grubby, f"--add-kernel=/boot/vmlinuz-{target}", f"--initrd={initrd_path}",

@@ -72,7 +72,7 @@ def test_seed_story_is_rescued_and_boots(tmp_path, kernel, rpm_dir):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "the guest's own rpm; its RPM database now lists the package" in out
-    assert f"dracut -f" in out and f"/boot/initramfs-{kernel}.img {kernel}" in out
+    assert "dracut -f" in out and f"/boot/initramfs-{kernel}.img {kernel}" in out
     assert f"Now: {image}: BOOTABLE · default kernel: {kernel}" in out
 
     status, report = boot_check(image, "--expect-kernel", kernel)

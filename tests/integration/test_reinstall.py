@@ -8,7 +8,6 @@ path runs on the debootstrap guest in the end-to-end test.
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +63,7 @@ def test_seed_el5_raw_is_repaired(tmp_path, rpms):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"Repaired: {image} → kernel {EL5_PLUS}" in proc.stdout
     assert "vmxnet" in proc.stdout                         # why this kernel: the VMware modules
-    assert f"mkinitrd -f --with=mptbase --with=mptspi" in proc.stdout
+    assert "mkinitrd -f --with=mptbase --with=mptspi" in proc.stdout
     assert "/boot/grub/grub.conf.vmrescue-" in proc.stdout   # backup listed
     assert "RPM database was NOT updated" in proc.stdout   # host extraction says so
     assert f"Now: {image}: BOOTABLE" in proc.stdout
