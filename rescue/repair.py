@@ -11,8 +11,10 @@ functions; this module only sequences them and talks to the `Guest`.
 """
 from __future__ import annotations
 
+import os
 import posixpath
 import re
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -78,6 +80,28 @@ class ReinstallResult:
     @property
     def success(self) -> bool:
         return self.after.bootable and self.after.default_kernel == self.target
+
+
+class RepairInterrupted(RescueError):
+    """Ctrl-C during a repair: say what was done and where the backups are."""
+
+    def __init__(self, image: str, log: RepairLog, dry_run: bool):
+        done = "; ".join(f"{name}: {detail}" for name, detail in log.steps) or "nothing"
+        where = "the throw-away overlay (the image was not touched)" if dry_run else image
+        hint = ("Backups: " + ", ".join(log.backups) + ". " if log.backups else "No file had been overwritten. ")
+        hint += "grub.conf is replaced atomically, so it is either the old or the new one; run diagnose to see."
+        super().__init__("INTERRUPTED", f"Interrupted. Done on {where} before the interruption: {done}.",
+                         hint, Exit.INTERRUPTED)
+
+
+# Test hook for the fault-injection tests: VMRESCUE_TEST_KILL_AT=<point> makes
+# vmrescue SIGKILL itself there, as a power cut or an OOM kill would.
+_KILL_POINT = os.environ.get("VMRESCUE_TEST_KILL_AT")
+
+
+def _checkpoint(point: str) -> None:
+    if _KILL_POINT == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # --- pure decisions ------------------------------------------------------------
@@ -156,6 +180,12 @@ class KernelReinstall:
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
 
     def run(self) -> ReinstallResult:
+        try:
+            return self._run()
+        except KeyboardInterrupt:
+            raise RepairInterrupted(self.image, self.log, self.options.dry_run) from None
+
+    def _run(self) -> ReinstallResult:
         before = self._diagnose()
         target, why = choose_target(before, self.options.kernel)
         self.log.step("target", f"kernel {target} ({why})")
@@ -164,10 +194,14 @@ class KernelReinstall:
         # Everything above only read (the guest is mounted read-only): a refusal
         # leaves the image's bytes as they were. From here on we write.
         self.guest.remount_writable(self.os)
+        _checkpoint("backup")
         self._back_up(rpm)
+        _checkpoint("install")
         method = self._install(rpm)
         self._depmod(target)
+        _checkpoint("initrd")
         self._rebuild_initrd(target, initrd_tool)
+        _checkpoint("grub.conf")
         diff = self._rewrite_bootloader(target, before.facts)
         self._relabel()
         self.guest.sync()
@@ -392,6 +426,7 @@ class KernelReinstall:
         # Atomic replace: a run killed at any moment leaves the old or the new file, never half of one.
         tmp = posixpath.join(posixpath.dirname(path), ".grub.conf.vmrescue-tmp")
         self.guest.write_file(tmp, plan.text.encode())
+        _checkpoint("grub.conf-rename")
         self.guest.rename(tmp, path)
         self.log.written.append(path)
         detail = f"{path}: new default entry {plan.added!r}"
