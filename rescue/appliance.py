@@ -443,6 +443,25 @@ class Guest:
     def sync(self) -> None:
         self.g.sync()
 
+    # --- for rescue.inspection (fast inspection without inspect_os) -------------
+    # Added as one block; nothing above depends on it.
+
+    def mount_ro(self, device: str, mountpoint: str) -> None:
+        """Mount one filesystem read-only (a probe; callers unmount with umount_all)."""
+        self.g.mount_ro(device, mountpoint)
+
+    def umount_all(self) -> None:
+        self.g.umount_all()
+
+    def blkid(self, device: str) -> dict[str, str]:
+        """blkid's TYPE, LABEL, UUID ... of a device in one call; {} when it cannot tell."""
+        try:
+            return dict(self.g.blkid(device))
+        except RuntimeError:
+            return {}
+
+    # --- end of the rescue.inspection block ------------------------------------
+
 
 def broken_kvm_reason(log: str) -> str | None:
     """The line of a qemu log that says KVM is broken here (see _BROKEN_KVM), for rescue.bootcheck."""
