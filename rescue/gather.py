@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 from typing import Iterable
 
-from rescue import bzimage, grubconf, initrd, kernels, modinfo, yumconf
+from rescue import bzimage, grubconf, initrd, kernels, modinfo, rpmdb, yumconf
 from rescue.appliance import Guest
 from rescue.devices import Filesystem, parse_fstab, resolve_grub_path, resolve_spec
 from rescue.model import (
@@ -33,11 +33,19 @@ MODULE_LIMIT = 16 * 1024 * 1024
 class Gatherer:
     """Facts about one OS root of an image attached to `guest`."""
 
-    def __init__(self, guest: Guest, image: str, os_info: OsInfo, first_disk: str):
+    def __init__(self, guest: Guest, image: str, os_info: OsInfo, first_disk: str,
+                 filesystems: list[Filesystem] | None = None, lvs: list[str] | None = None,
+                 read_rpmdb: bool = False):
         self.guest = guest
         self.image = image
         self.os = os_info
         self.first_disk = first_disk
+        # from rescue.inspection when the caller has them: no second scan of the disk
+        self.filesystems = filesystems
+        self.lvs = lvs
+        # True after rescue.inspection's fast path, where libguestfs's inspect_os
+        # (which inspect_list_applications2 needs) did not run.
+        self.read_rpmdb = read_rpmdb
         self.notes: list[str] = []
 
     def gather(self) -> GuestFacts:
@@ -48,8 +56,11 @@ class Gatherer:
     def gather_mounted(self, unmounted: list[str] = ()) -> GuestFacts:
         """Read everything from a guest the caller has already mounted."""
         self.notes = [f"could not mount {failure}" for failure in unmounted]
-        filesystems = [Filesystem(*row) for row in self.guest.filesystem_table(self.first_disk)]
-        lvs = self.guest.lvs()
+        if self.filesystems is None:
+            self.filesystems = [Filesystem(*row) for row in self.guest.filesystem_table(self.first_disk)]
+        if self.lvs is None:
+            self.lvs = self.guest.lvs()
+        filesystems, lvs = self.filesystems, self.lvs
         packages, rpmdb_read = self._kernel_packages()
         vmlinuz = self._vmlinuz_files()
         facts = GuestFacts(
@@ -176,9 +187,31 @@ class Gatherer:
                     )
 
     def _kernel_packages(self) -> tuple[list[RpmPackage], bool]:
-        """Kernel packages in the RPM database, and whether it could be read at all."""
+        """Kernel packages in the RPM database, and whether it could be read at all.
+
+        Read directly (rescue.rpmdb: sqlite or Berkeley DB); libguestfs's
+        inspect_list_applications2 would need inspect_os first.
+        """
         if self.os.package_format != "rpm":
             return [], False
+        if not self.read_rpmdb:
+            return self._kernel_packages_from_libguestfs()
+        try:
+            installed = rpmdb.read_guest_rpmdb(self.guest)
+        except (rpmdb.RpmDbError, RuntimeError) as exc:
+            self.notes.append(f"could not read the RPM database: {_first_line(exc)}")
+            return [], False
+        if installed is None:       # no sqlite or Berkeley DB database (SUSE's ndb ...): ask libguestfs
+            return self._kernel_packages_from_libguestfs()
+        if installed.skipped:
+            self.notes.append(f"{installed.path}: {installed.skipped} damaged package record(s) were skipped")
+        if not installed.packages:
+            self.notes.append("the RPM database lists no packages at all: it is missing, empty or unreadable")
+            return [], False
+        return list(installed.kernel_packages()), True
+
+    def _kernel_packages_from_libguestfs(self) -> tuple[list[RpmPackage], bool]:
+        """Needs libguestfs's inspect_os to have run on this root (inspection's slow path)."""
         try:
             apps = self.guest.applications(self.os.root)
         except RuntimeError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from rescue import rules
+from rescue import inspection, rules
 from rescue.appliance import Guest
 from rescue.errors import Exit, RescueError
 from rescue.gather import Gatherer
@@ -56,12 +56,12 @@ def diagnose_images(infos: Sequence[ImageInfo], options: ApplianceOptions,
             status(f"Inspecting {info.path}")
             if len(infos) > 1:
                 guest.lvm_only(disk)
-            roots = [r for r in guest.inspect() if guest.disk_of(r) == disk]
-            results.append(_diagnose_one(guest, info, disk, roots))
+            results.append(_diagnose_one(guest, info, disk, inspection.inspect_disk(guest, disk)))
         return results
 
 
-def _diagnose_one(guest: Guest, info: ImageInfo, disk: str, roots: list[str]) -> ImageResult:
+def _diagnose_one(guest: Guest, info: ImageInfo, disk: str, found: inspection.DiskInspection) -> ImageResult:
+    roots = [os_info.root for os_info in found.roots]
     if not roots:
         facts = GuestFacts(image=info.path, os=None,
                            notes=("libguestfs inspection found no operating system on this disk",))
@@ -71,8 +71,8 @@ def _diagnose_one(guest: Guest, info: ImageInfo, disk: str, roots: list[str]) ->
                           f"{info.path}: {len(roots)} operating systems found ({', '.join(roots)}).",
                           "vmrescue handles one OS per disk image; inspect the others by hand with virt-inspector.")
         return ImageResult(info.path, info.format, error=err)
-    os_info = guest.os_info(roots[0])
-    facts = Gatherer(guest, info.path, os_info, first_disk=disk).gather()
+    facts = Gatherer(guest, info.path, found.roots[0], first_disk=disk,
+                     filesystems=found.filesystems, lvs=found.lvs, read_rpmdb=found.fast).gather()
     return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
 
 

@@ -174,3 +174,23 @@ def test_human_output_and_progress(tmp_path):
     assert "NO_BOOT_ENTRIES" in proc.stdout
     assert "Starting the libguestfs appliance" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_clones_sharing_vg_names_and_uuids_in_one_launch(tmp_path):
+    """Fleet clones: same VG name, same PV/VG UUIDs, same /boot label. One run, no mixing."""
+    names = ["el5-seed", "el5-healthy", "el5-xen", "el5-seed"]
+    paths = []
+    for i, name in enumerate(names):
+        copy = tmp_path / f"vm{i}.qcow2"
+        copy.write_bytes(fixtures.image(name, "qcow2").read_bytes())
+        paths.append(copy)
+    proc = run_vmrescue("diagnose", "--json", *map(str, paths))
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("Starting the libguestfs appliance") <= 2   # one launch (plus a failed KVM try)
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    for name, entry in zip(names, doc["images"]):
+        _, bootable, recommended, must, _ = EXPECTED[name]
+        assert entry["bootable"] is bootable, (name, entry["findings"])
+        assert entry["recommended_kernel"]["uname_r"] == recommended, name
+        assert must <= {f["code"] for f in entry["findings"]}, name
