@@ -272,40 +272,37 @@ class _Repo:
     def stream(self, href: str, cap: int) -> Iterator[bytes]:
         """The bytes of `href`, in chunks; RescueError past `cap` bytes."""
         what = self.where(href)
-        total = 0
         try:
             if self.url:
                 with _OPENER.open(urllib.request.Request(what), timeout=self.timeout) as resp:
                     length = resp.headers.get("Content-Length")
                     if length and length.isdigit() and int(length) > cap:
                         self._too_large(what, cap)
-                    while True:
-                        block = resp.read(_CHUNK)
-                        if not block:
-                            return
-                        total += len(block)
-                        if total > cap:
-                            self._too_large(what, cap)
-                        yield block
+                    yield from self._capped(resp, what, cap)
             else:
                 path = self.local_path(href)
                 if not path.is_file():
                     raise FileNotFoundError(2, "not a regular file", str(path))
                 with open(path, "rb") as f:
-                    while True:
-                        block = f.read(_CHUNK)
-                        if not block:
-                            return
-                        total += len(block)
-                        if total > cap:
-                            self._too_large(what, cap)
-                        yield block
+                    yield from self._capped(f, what, cap)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
             code = "REPO_UNREACHABLE" if self.url else "REPO_UNREADABLE"
             raise RescueError(code, f"Cannot read {what}: {reason}.",
                               "Check the --repo location (and the network, for a URL).",
                               Exit.ENVIRONMENT if self.url else Exit.USAGE) from None
+
+    def _capped(self, stream, what: str, cap: int) -> Iterator[bytes]:
+        """Blocks of `stream`, refusing it once more than `cap` bytes have come."""
+        total = 0
+        while True:
+            block = stream.read(_CHUNK)
+            if not block:
+                return
+            total += len(block)
+            if total > cap:
+                self._too_large(what, cap)
+            yield block
 
     def read(self, href: str, cap: int) -> bytes:
         return b"".join(self.stream(href, cap))
