@@ -62,6 +62,26 @@ def resolve_accel(accel: str | None) -> str:
     return choice
 
 
+def max_disks() -> int:
+    """How many drives one appliance takes (libguestfs asks the backend; no launch)."""
+    g = _import_guestfs().GuestFS(python_return_dict=True, close_on_exit=False)
+    try:
+        if not os.environ.get("LIBGUESTFS_BACKEND"):
+            g.set_backend("direct")
+        return int(g.max_disks())
+    finally:
+        g.close()
+
+
+def abort_appliances() -> None:
+    """Kill the qemu of every appliance this process started (Ctrl-C with several running)."""
+    for hypervisor in set(_HYPERVISORS):
+        _kill_children_running(hypervisor)
+
+
+_HYPERVISORS: set[str] = set()   # hypervisor programs of the handles made here
+
+
 class Guest:
     """One libguestfs appliance with one or more disk images attached."""
 
@@ -134,6 +154,7 @@ class Guest:
         if mode == "tcg":
             settings.append("force_tcg")
         g.set_backend_settings(settings)
+        _HYPERVISORS.add(g.get_hv())
         self._log.clear()
         # Guest programs linked against old glibc (CentOS 5/6 rpm, mkinitrd) use the
         # legacy vsyscall page, which current appliance kernels no longer map.
