@@ -6,14 +6,18 @@ import json
 import os
 import sys
 from pathlib import Path
+import threading
 import time
-from typing import List, Optional
+from contextlib import contextmanager
+from typing import Iterator, List, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from rescue import __version__, operations, report
+from rescue import __version__, fleet, operations, report
 from rescue import bootcheck
 from rescue.errors import Exit, RescueError
 from rescue.repair import ReinstallOptions, ReinstallResult
@@ -67,28 +71,79 @@ def main_options(
 
 
 class StatusLine:
-    """Progress for the long appliance start: a spinner on a terminal, plain lines otherwise."""
+    """Progress for the long appliance start: a spinner on a terminal, plain lines otherwise.
 
-    def __init__(self) -> None:
-        self._status = None
+    With several images (`images` > 1) it also counts them: a bar over all
+    images on a terminal, a "[3/8] image: verdict" line per image otherwise.
+    Called from the appliance threads of `diagnose --jobs`, hence the lock.
+    """
+
+    def __init__(self, images: int = 1) -> None:
         self._started = time.monotonic()
+        self._lock = threading.Lock()
+        self._images = images
+        self._done = 0
+        self._said: set[str] = set()
+        self._live = None       # rich Status (one image) or Progress (several)
+        self._task = None
 
     def __call__(self, message: str) -> None:
-        if err.is_terminal:
-            if self._status is None:
-                self._status = err.status(escape(message) + " …")
-                self._status.start()
-            else:
-                self._status.update(escape(message) + " …")
+        self.status(message)
+
+    def status(self, message: str) -> None:
+        with self._lock:
             if message.startswith("KVM is not usable"):
-                err.print(f"[yellow]{escape(message)}[/yellow]")
-        else:
-            err.print(f"[{time.monotonic() - self._started:5.1f}s] {escape(message)}")
+                # every parallel appliance finds out; say it once
+                if message not in self._said:
+                    self._said.add(message)
+                    err.print(f"[yellow]{escape(message)}[/yellow]")
+                return
+            if not err.is_terminal:
+                err.print(f"[{self._elapsed()}] {escape(message)}")
+            elif self._images > 1:
+                self._bar().update(self._task, description=escape(message))
+            elif self._live is None:
+                self._live = err.status(escape(message) + " …")
+                self._live.start()
+            else:
+                self._live.update(escape(message) + " …")
+
+    def image_done(self, result: operations.ImageResult) -> None:
+        with self._lock:
+            self._done += 1
+            row = fleet.summary_row(result)
+            line = f"[{self._done}/{self._images}] {result.path}: {row.verdict}"
+            if err.is_terminal and self._images > 1:
+                self._bar().update(self._task, completed=self._done)
+                self._bar().console.print(escape(line))
+            elif self._images > 1:
+                err.print(f"[{self._elapsed()}] {escape(line)}")
+
+    def _bar(self) -> Progress:
+        if self._live is None:
+            self._live = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                  MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+            self._task = self._live.add_task("", total=self._images)
+            self._live.start()
+        return self._live
+
+    def _elapsed(self) -> str:
+        return f"{time.monotonic() - self._started:5.1f}s"
 
     def stop(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+        with self._lock:
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+
+
+@contextmanager
+def _interruptible(aftermath: str) -> Iterator[None]:
+    """Ctrl-C as one line and exit 130 (typer would exit 130 silently)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise RescueError("INTERRUPTED", f"interrupted; {aftermath}", "", Exit.INTERRUPTED) from None
 
 
 def _options() -> operations.ApplianceOptions:
@@ -103,20 +158,30 @@ def _fail(exc: RescueError) -> None:
 
 @app.command(epilog=EXIT_CODES_HELP)
 def diagnose(
-    images: List[str] = typer.Argument(..., metavar="IMAGE...", help="Disk images (raw, qcow2, vmdk ...). Opened read-only."),
+    images: List[str] = typer.Argument(..., metavar="IMAGE...",
+                                       help="Disk images (raw, qcow2, vmdk ...), directories of images, or quoted globs. "
+                                            "Opened read-only."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON report (schema vmrescue.report/1)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Image format, instead of detecting it (raw, qcow2, vmdk ...)."),
     allow_backing: bool = typer.Option(False, "--allow-backing", help="Accept images that refer to other host files (backing files, extents elsewhere)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, metavar="N",
+                                       help="Appliances to run in parallel (default: from cores, memory and the number of images)."),
 ) -> None:
     """Read-only: find why a guest will not boot and which kernel it needs."""
-    status = StatusLine()
+    paths = fleet.expand_images(images)
+    infos, failed = operations.probe_all(paths, fmt, allow_backing)
+    if jobs is None:
+        jobs = fleet.default_jobs(len(infos), os.cpu_count(), fleet.available_memory())
+    progress = StatusLine(images=len(paths))
+    for result in failed:
+        progress.image_done(result)
     try:
-        infos, failed = operations.probe_all(images, fmt, allow_backing)
-        results = operations.diagnose_images(infos, _options(), status)
+        with _interruptible("every appliance was stopped; diagnose only reads, so no image was changed."):
+            results = operations.diagnose_images(infos, _options(), progress, jobs=jobs)
     finally:
-        status.stop()
+        progress.stop()
     by_path = {r.path: r for r in failed + results}
-    ordered = [by_path[p] for p in images if p in by_path]
+    ordered = [by_path[p] for p in paths if p in by_path]
     if json_output:
         out.print_json(json.dumps(report.to_json_document(ordered)))
     else:
@@ -125,7 +190,24 @@ def diagnose(
                 _fail(result.error)
             else:
                 report.render_text(result.diagnosis, out)
+        if len(ordered) > 1:
+            out.print(_summary_table(ordered))
     raise typer.Exit(int(operations.exit_status(ordered)))
+
+
+def _summary_table(results: list[operations.ImageResult]) -> Table:
+    rows = [fleet.summary_row(r) for r in results]
+    directory, names = fleet.short_names([row.image for row in rows])
+    bootable = sum(row.verdict == "bootable" for row in rows)
+    title = f"{len(rows)} images{' in ' + directory if directory else ''}: {bootable} bootable, {len(rows) - bootable} not"
+    table = Table(title=escape(report.clean(title)), title_justify="left")
+    for column in ("Image", "Verdict", "Recommended kernel", "Errors"):
+        table.add_column(column, overflow="fold")
+    for name, row in zip(names, rows):
+        colour = {"bootable": "green", "NOT BOOTABLE": "red"}.get(row.verdict, "red")
+        table.add_row(escape(report.clean(name)), f"[{colour}]{row.verdict}[/{colour}]",
+                      escape(report.clean(row.kernel)), escape(report.clean(row.problems)))
+    return table
 
 
 def _render_repair(result: "ReinstallResult") -> None:
@@ -183,7 +265,9 @@ def reinstall_kernel(
 def _run_repair(info, options: ReinstallOptions) -> "ReinstallResult":
     status = StatusLine()
     try:
-        return operations.reinstall_kernel(info, options, _options(), status)
+        # after the repair started writing, repair.RepairInterrupted says what was done instead
+        with _interruptible("the appliance was stopped before anything was written to the image."):
+            return operations.reinstall_kernel(info, options, _options(), status)
     finally:
         status.stop()
 
@@ -212,7 +296,8 @@ def boot_check(
         launch_timeout=State.launch_timeout)
     status = StatusLine()
     try:
-        check = bootcheck.boot_check(image, options, status)
+        with _interruptible("qemu was stopped; the boot ran on a throw-away overlay, the image is unchanged."):
+            check = bootcheck.boot_check(image, options, status)
     except RescueError as exc:
         if not json_output:
             raise

@@ -2,10 +2,12 @@
 pure modules (which decide). One appliance launch per command."""
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
-from rescue import inspection, rules
+from rescue import appliance, fleet, inspection, rules
 from rescue.appliance import Guest
 from rescue.errors import Exit, RescueError
 from rescue.gather import Gatherer
@@ -43,20 +45,62 @@ def probe_all(paths: Sequence[str], fmt: str | None, allow_backing: bool) -> tup
     return ok, failed
 
 
-def diagnose_images(infos: Sequence[ImageInfo], options: ApplianceOptions,
-                    status: Callable[[str], None]) -> list[ImageResult]:
-    """Diagnose every image in one appliance launch."""
+class Progress(Protocol):
+    """What a long command reports while it runs (the CLI draws it)."""
+
+    def status(self, message: str) -> None: ...
+
+    def image_done(self, result: ImageResult) -> None: ...
+
+
+def diagnose_images(infos: Sequence[ImageInfo], options: ApplianceOptions, progress: Progress,
+                    jobs: int = 1, max_disks: int | None = None) -> list[ImageResult]:
+    """Diagnose every image: one appliance launch per batch, `jobs` appliances at a time.
+
+    One job and fewer images than the appliance's drive limit is one launch.
+    Images of one batch are read one disk at a time with LVM limited to that
+    disk, so clones whose volume groups, UUIDs and labels collide never mix.
+    """
     if not infos:
         return []
-    with Guest(infos, accel=options.accel, verbose=options.verbose, status=status,
+    limit = max_disks or (appliance.max_disks() if len(infos) > 1 else 1)
+    batches = fleet.plan_batches(len(infos), max(1, jobs), limit)
+    if len(batches) == 1:
+        return _diagnose_batch(list(infos), options, progress)
+    results: list[list[ImageResult]] = [[] for _ in batches]
+    cancelled = threading.Event()
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="appliance") as pool:
+        futures = {pool.submit(_diagnose_batch, [infos[i] for i in batch], options, progress, cancelled): n
+                   for n, batch in enumerate(batches)}
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+        except BaseException:
+            # Ctrl-C or a failed launch: stop the other appliances now instead of
+            # letting them finish their batches.
+            cancelled.set()
+            for future in futures:
+                future.cancel()
+            appliance.abort_appliances()
+            raise
+    return [result for batch in results for result in batch]
+
+
+def _diagnose_batch(infos: list[ImageInfo], options: ApplianceOptions, progress: Progress,
+                    cancelled: threading.Event | None = None) -> list[ImageResult]:
+    """One appliance launch for `infos`."""
+    with Guest(infos, accel=options.accel, verbose=options.verbose, status=progress.status,
                launch_timeout=options.launch_timeout) as guest:
-        disks = guest.devices()
         results = []
-        for info, disk in zip(infos, disks):
-            status(f"Inspecting {info.path}")
+        for info, disk in zip(infos, guest.devices()):
+            if cancelled is not None and cancelled.is_set():
+                break
+            progress.status(f"Inspecting {info.path}")
             if len(infos) > 1:
                 guest.lvm_only(disk)
-            results.append(_diagnose_one(guest, info, disk, inspection.inspect_disk(guest, disk)))
+            result = _diagnose_one(guest, info, disk, inspection.inspect_disk(guest, disk))
+            progress.image_done(result)
+            results.append(result)
         return results
 
 
