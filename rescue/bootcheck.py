@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from rescue import console, grubconf, initrd, kernels
+from rescue import console, grubconf, initrd, inspection, kernels
 from rescue.appliance import DEFAULT_LAUNCH_TIMEOUT, Guest, broken_kvm_reason, resolve_accel
 from rescue.console import BootResult
 from rescue.errors import Exit, RescueError
@@ -433,12 +433,13 @@ def prepare_overlay(guest: Guest) -> OverlayFacts:
     """Put the guest on the serial console (on the overlay) and read what choose_hardware needs."""
     disk = guest.devices()[0]
     mbr_code = any(guest.read_device(disk, 440))
-    roots = guest.inspect()
+    found = inspection.inspect_disk(guest, disk)
+    roots = [os_info.root for os_info in found.roots]
     if not roots:
         return OverlayFacts(mbr_boot_code=mbr_code, notes=(
             "libguestfs found no operating system on the disk: the console was not configured, so only what "
             "the firmware and the boot loader print by themselves can be seen",))
-    os_info = guest.os_info(roots[0])
+    os_info = found.roots[0]
     editor = _OverlayEditor(guest)
     if len(roots) > 1:
         editor.notes.append(f"{len(roots)} operating systems found; configured the console of {roots[0]}")
@@ -530,7 +531,11 @@ def run_qemu(argv: list[str], *, timeout: float, expect_kernel: str | None, stde
                     truncated = True      # keep draining, so the guest does not block on its UART
             now = time.monotonic()
             if now - last_analysis >= ANALYSE_EVERY and (fresh or now - last_output >= 1.0):
-                result = console.analyse("".join(chunks), expect_kernel, idle=now - last_output)
+                text = "".join(chunks)
+                if now - last_output < 1.0:
+                    # a line still arriving is judged once complete ("kernel=6.1.0-56-amd" is not the kernel)
+                    text = text[:text.rfind("\n") + 1]
+                result = console.analyse(text, expect_kernel, idle=now - last_output)
                 last_analysis, fresh = now, False
                 progress(result.stage_reached, now - started)
                 if result.decided:

@@ -611,6 +611,7 @@ def _arch(guest) -> str | None:
 @dataclass(frozen=True)
 class DiskInspection:
     """What is on one disk: its operating systems and its volumes."""
+    disk: str                   # the appliance's device, /dev/sda
     roots: tuple[OsInfo, ...]
     volumes: tuple[Volume, ...]
     fast: bool                  # False: libguestfs's inspect_os had to answer
@@ -630,6 +631,6 @@ def inspect_disk(guest, disk: str) -> DiskInspection:
     volumes = tuple(scan_disk(guest, disk))
     found = fast_inspect(guest, disk, volumes)
     if found:
-        return DiskInspection(tuple(found), volumes, fast=True)
+        return DiskInspection(disk, tuple(found), volumes, fast=True)
     roots = [root for root in guest.inspect() if guest.disk_of(root) == disk]
-    return DiskInspection(tuple(guest.os_info(root) for root in roots), volumes, fast=False)
+    return DiskInspection(disk, tuple(guest.os_info(root) for root in roots), volumes, fast=False)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from rescue import __version__, grubrender, initrd, rules
+from rescue import __version__, grubrender, initrd, inspection, rules
 from rescue.appliance import Guest
 from rescue.devices import resolve_grub_path
 from rescue.errors import Exit, RescueError
@@ -167,12 +167,13 @@ def backup_name(path: str, stamp: str) -> str:
 class KernelReinstall:
     """One reinstall on a launched `Guest` whose guest is mounted read-write."""
 
-    def __init__(self, guest: Guest, image: str, os_info: OsInfo, first_disk: str,
+    def __init__(self, guest: Guest, image: str, os_info: OsInfo, disk: inspection.DiskInspection,
                  options: ReinstallOptions, status: Status, workdir: Path):
         self.guest = guest
         self.image = image
         self.os = os_info
-        self.first_disk = first_disk
+        self.first_disk = disk.disk
+        self.disk = disk        # volumes found once by rescue.inspection: never scanned again
         self.options = options
         self.status = status
         self.workdir = workdir
@@ -210,7 +211,8 @@ class KernelReinstall:
                                self.log, self.options.dry_run)
 
     def _diagnose(self) -> Diagnosis:
-        facts = Gatherer(self.guest, self.image, self.os, self.first_disk).gather_mounted()
+        facts = Gatherer(self.guest, self.image, self.os, self.first_disk, filesystems=self.disk.filesystems,
+                         lvs=self.disk.lvs, read_rpmdb=self.disk.fast).gather_mounted()
         return rules.diagnose(facts)
 
     # --- finding the package ----------------------------------------------------
@@ -469,13 +471,10 @@ class KernelReinstall:
 
     def _root_fstype(self) -> str | None:
         device = dict(self.os.mountpoints).get("/")
-        for fs_device, fstype, _, _ in self.guest.filesystem_table():
-            if fs_device == device:
-                return fstype
-        return None
+        return next((fs.fstype for fs in self.disk.filesystems if fs.device == device), None)
 
     def _root_on_lvm(self) -> bool:
-        return dict(self.os.mountpoints).get("/", "") in self.guest.lvs()
+        return dict(self.os.mountpoints).get("/", "") in self.disk.lvs
 
     def _available_modules(self, target: str) -> set[str]:
         return {posixpath.basename(p).split(".ko")[0] for p in self.guest.find(f"/lib/modules/{target}")
@@ -502,20 +501,20 @@ def _first_line(exc: Exception) -> str:
 
 def reinstall(guest: Guest, image: str, options: ReinstallOptions, status: Status) -> ReinstallResult:
     """Inspect the single OS on `guest`'s only image, mount it read-write and repair it."""
-    roots = guest.inspect()
+    found = inspection.inspect_disk(guest, guest.devices()[0])
+    roots = [os_info.root for os_info in found.roots]
     if len(roots) != 1:
         raise RescueError("NO_OS" if not roots else "MULTIPLE_ROOTS",
                           f"{image}: {'no operating system' if not roots else f'{len(roots)} operating systems'} "
                           "found; nothing was written.",
                           "vmrescue repairs one Linux guest per disk image.", Exit.IMAGE)
-    os_info = guest.os_info(roots[0])
+    os_info = found.roots[0]
     if os_info.package_format != "rpm":
         raise RescueError("NOT_AN_RPM_GUEST", f"{image}: {os_info.product} is not an RPM-based guest; "
                           "nothing was written.", "reinstall-kernel repairs CentOS/RHEL-family guests.", Exit.REFUSED)
-    first_disk = guest.devices()[0]
     with guest.mounted(os_info, writable=False) as unmounted:
         if unmounted:
             raise RescueError("MOUNT_FAILED", f"{image}: could not mount {'; '.join(unmounted)}; nothing was written.",
                               "Check the filesystem with e2fsck/xfs_repair first.", Exit.IMAGE)
         with tempfile.TemporaryDirectory(prefix="vmrescue-") as work:
-            return KernelReinstall(guest, image, os_info, first_disk, options, status, Path(work)).run()
+            return KernelReinstall(guest, image, os_info, found, options, status, Path(work)).run()
