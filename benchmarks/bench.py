@@ -2,8 +2,9 @@
 
   (a) floor      bare appliance launch + shutdown in a fresh Python process (median)
   (b) diagnose   `vmrescue diagnose` on one image (median), and its ratio to the floor
-  (c) batch      `vmrescue diagnose` on eight images in one run, against
-                 `virt-inspector` run on each of the eight
+  (c) batch      `vmrescue diagnose` on eight images in one run (one appliance,
+                 --jobs 1; and the default --jobs), against `virt-inspector`
+                 run on each of the eight
   (d) reinstall  `vmrescue reinstall-kernel` on the seed scenario (an overlay):
                  appliance launches and wall time against the floor
   (e) memory     peak RSS of the vmrescue process, and of the appliance's qemu
@@ -12,10 +13,6 @@ Appliance starts are counted by a qemu wrapper (LIBGUESTFS_HV) that notes
 every invocation with -kernel (libguestfs's capability probes have none).
 Every vmrescue run goes through benchmarks/measure.py, which runs the CLI
 in-process and records its own peak RSS.
-
---mode current     the code as it is
---mode projected   fast inspection patched in (benchmarks/projected.py); the
-                   diagnose JSON of both is compared when both run (--mode both)
 """
 from __future__ import annotations
 
@@ -23,7 +20,7 @@ import argparse
 import json
 import os
 import platform
-import re
+
 import shutil
 import statistics
 import subprocess
@@ -36,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import fixtures  # noqa: E402
+from rescue.fleet import available_memory, default_jobs  # noqa: E402
 
 ONE = "el5-seed"
 # Eight scenarios, every layout; same-layout guests (one VG name) share the
@@ -126,38 +124,44 @@ def _machine(accel: str) -> dict:
             "python": platform.python_version(), "load_at_start": os.getloadavg(), **versions}
 
 
-def bench(mode: str, b: Bench, runs: int, image_format: str, parts: str, virt_inspector: bool,
-          save=lambda: None) -> dict:
+def bench(b: Bench, runs: int, image_format: str, parts: str, virt_inspector: bool,
+          save=lambda partial: None) -> dict:
     one = str(fixtures.image(ONE, image_format))
     eight = [str(fixtures.image(name, image_format)) for name in EIGHT]
     rpms = str(fixtures.rpms_dir())
-    kind = "cli" if mode == "current" else "projected"
-    res: dict = {"mode": mode}
+    kind = "cli"
+    res: dict = {}
 
-    print(f"[{mode}] (a) floor: bare appliance launch + shutdown, {runs} runs", flush=True)
+    print(f"(a) floor: bare appliance launch + shutdown, {runs} runs", flush=True)
     res["floor"] = [b.measured("floor", "floor", [one], ok=(0,)) for _ in range(runs)]
     res["floor_median"] = _median(res["floor"])
     save(res)
 
     if "b" in parts:
-        print(f"[{mode}] (b) vmrescue diagnose {ONE}, {runs} runs", flush=True)
+        print(f"(b) vmrescue diagnose {ONE}, {runs} runs", flush=True)
         res["diagnose_one"] = [b.measured(f"diagnose {ONE}", kind, ["diagnose", "--json", one]) for _ in range(runs)]
         save(res)
 
     if "c" in parts:
-        print(f"[{mode}] (c) vmrescue diagnose on {len(EIGHT)} images, one run", flush=True)
-        res["diagnose_eight"] = b.measured("diagnose x8", kind, ["diagnose", "--json", *eight])
+        print(f"(c) vmrescue diagnose on {len(EIGHT)} images, one run, --jobs 1", flush=True)
+        res["diagnose_eight"] = b.measured("diagnose x8", kind, ["diagnose", "--json", "--jobs", "1", *eight])
         save(res)
+        jobs = default_jobs(len(EIGHT), os.cpu_count(), available_memory())
+        if jobs > 1:
+            print(f"(c) vmrescue diagnose on {len(EIGHT)} images, one run, default --jobs ({jobs} here)", flush=True)
+            res["diagnose_eight_jobs"] = b.measured(f"diagnose x8 --jobs {jobs}", kind, ["diagnose", "--json", *eight])
+            res["diagnose_eight_jobs"]["jobs"] = jobs
+            save(res)
         if virt_inspector:
-            print(f"[{mode}] (c) virt-inspector on each of the {len(EIGHT)} images", flush=True)
+            print(f"(c) virt-inspector on each of the {len(EIGHT)} images", flush=True)
             res["virt_inspector"] = [b.run(f"virt-inspector {Path(p).name}", ["virt-inspector",
                                            f"--format={_qemu_format(image_format)}", "-a", p], ok=(0,))
                                      for p in eight]
             save(res)
 
     if "d" in parts:
-        print(f"[{mode}] (d) vmrescue reinstall-kernel on an overlay of {ONE}", flush=True)
-        overlay = fixtures.overlay(ONE, b.work / f"reinstall-{mode}")
+        print(f"(d) vmrescue reinstall-kernel on an overlay of {ONE}", flush=True)
+        overlay = fixtures.overlay(ONE, b.work / "reinstall")
         res["reinstall"] = b.measured("reinstall-kernel", kind, ["reinstall-kernel", "--allow-backing",
                                                                  "--nosignature", "--yes", "--from", rpms,
                                                                  str(overlay)], ok=(0,))
@@ -171,8 +175,7 @@ def _qemu_format(fixture_format: str) -> str:
 
 def report(res: dict, virt: list[dict] | None) -> list[str]:
     floor = res["floor_median"]
-    lines = [f"== {res['mode']} ==",
-             f"(a) floor: appliance launch + shutdown   median {floor:6.1f} s   runs "
+    lines = [f"(a) floor: appliance launch + shutdown   median {floor:6.1f} s   runs "
              + ", ".join(f"{r['seconds']:.1f}" for r in res["floor"])]
     if "diagnose_one" in res:
         one = _median(res["diagnose_one"])
@@ -188,11 +191,17 @@ def report(res: dict, virt: list[dict] | None) -> list[str]:
                          f"{res['diagnose_eight']['launches']} vs {sum(r['launches'] for r in virt)}")
         else:
             lines.append(f"(c) diagnose {len(EIGHT)} images, one run          {eight:6.1f} s   (no virt-inspector run)")
+        par = res.get("diagnose_eight_jobs")
+        if par:
+            ratio = f"   ratio {par['seconds'] / sum(r['seconds'] for r in virt):.2f}" if virt else ""
+            lines.append(f"(c) the same, --jobs {par['jobs']}                  {par['seconds']:6.1f} s{ratio}   "
+                         f"launches {par['launches']}   speed-up over --jobs 1 {eight / par['seconds']:.2f}")
     if "reinstall" in res:
         rein = res["reinstall"]
         lines.append(f"(d) reinstall-kernel on the seed         {rein['seconds']:6.1f} s   ratio to floor "
                      f"{rein['seconds'] / floor:.2f}   appliance launches {rein['launches']}")
-    rss = [r for r in (*res.get("diagnose_one", ()), res.get("diagnose_eight"), res.get("reinstall"))
+    rss = [r for r in (*res.get("diagnose_one", ()), res.get("diagnose_eight"), res.get("diagnose_eight_jobs"),
+                       res.get("reinstall"))
            if r and "maxrss_kib" in r]
     if rss:
         lines.append("(e) peak RSS of vmrescue (python)        "
@@ -201,31 +210,8 @@ def report(res: dict, virt: list[dict] | None) -> list[str]:
     return lines
 
 
-def _reports(stdout: str) -> dict[str, object]:
-    """image file name → its diagnose --json report (fixture cache directories differ between builds)."""
-    try:
-        doc = json.loads(re.sub(r"/images-[0-9a-f]+/", "/images-*/", stdout))
-    except ValueError:
-        return {"?": stdout}
-    return {Path(image.get("path", "?")).name: image for image in doc.get("images", [])}
-
-
-def _compare(results: list[dict]) -> list[str]:
-    lines = []
-    for key, label in (("diagnose_one", "1 image"), ("diagnose_eight", f"{len(EIGHT)} images")):
-        if key not in results[0] or key not in results[1]:
-            continue
-        runs = [r[key] if isinstance(r[key], dict) else r[key][0] for r in results]
-        before, after = (_reports(run["stdout"]) for run in runs)
-        differ = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
-        lines.append(f"diagnose --json, {label}: " + ("identical in both modes" if not differ else
-                     "differs for " + ", ".join(differ)))
-    return lines
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=("current", "projected", "both"), default="current")
     parser.add_argument("--runs", type=int, default=3, help="runs of (a) and (b), whose medians count (>= 3)")
     parser.add_argument("--accel", choices=("tcg", "kvm", "auto"), default=os.environ.get("VMRESCUE_ACCEL", "tcg"))
     parser.add_argument("--format", default="qcow2", help="fixture image format (qcow2, raw, vmdk ...)")
@@ -241,30 +227,20 @@ def main() -> None:
     machine = _machine(args.accel)
     print(f"machine: {machine['cpus']} CPUs ({machine['cpu']}), accel {args.accel}, load {machine['load_at_start']}, "
           f"{machine['libguestfs']}, {machine['qemu']}", flush=True)
-    results: list[dict] = []
-    virt = None
+    results: dict = {}
 
-    def save(res: dict | None = None) -> None:
+    def save(partial: dict | None = None) -> None:
+        if partial:
+            results.update(partial)
         if args.json:
-            Path(args.json).write_text(json.dumps({"machine": machine, "results": results, "virt_inspector": virt},
-                                                  indent=1, default=str))
+            Path(args.json).write_text(json.dumps({"machine": machine, "results": results}, indent=1, default=str))
 
     with tempfile.TemporaryDirectory(prefix="vmrescue-bench-") as tmp:
         b = Bench(args.accel, Path(tmp), args.verbose)
-        modes = ("current", "projected") if args.mode == "both" else (args.mode,)
-        for mode in modes:
-            res: dict = {}
-            results.append(res)
-            res.update(bench(mode, b, max(args.runs, 1), args.format, args.only,
-                             not args.no_virt_inspector and virt is None,
-                             save=lambda partial: (res.update(partial), save())))
-            virt = virt or res.get("virt_inspector")
+        bench(b, max(args.runs, 1), args.format, args.only, not args.no_virt_inspector, save=save)
     machine["load_at_end"] = os.getloadavg()
     print()
-    for res in results:
-        print("\n".join(report(res, virt)))
-    if len(results) == 2:
-        print("\n".join(_compare(results)))
+    print("\n".join(report(results, results.get("virt_inspector"))))
     print(f"load average at end {machine['load_at_end']}; benchmark took {time.monotonic() - started:.0f} s")
     save()
 

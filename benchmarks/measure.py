@@ -2,7 +2,6 @@
 
     measure.py RESULT floor IMAGE          bare appliance: probe, launch, shut down
     measure.py RESULT cli ARGS...          `vmrescue ARGS...`, in-process
-    measure.py RESULT projected ARGS...    the same with fast inspection patched in (projected.py)
 
 RESULT gets {"exit", "seconds", "maxrss_kib", "children_maxrss_kib"}: the
 peak RSS of this Python process (vmrescue itself) and of its largest
@@ -54,10 +53,6 @@ def main() -> None:
     if mode == "floor":
         code = floor(rest[0])
     elif mode == "cli":
-        code = cli(rest)
-    elif mode == "projected":
-        import projected   # noqa: PLC0415 - benchmarks/ is on sys.path as the script's directory
-        projected.install()
         code = cli(rest)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
