@@ -34,6 +34,12 @@ _BROKEN_KVM = re.compile(
 
 Status = Callable[[str], None]
 
+# Test hook for the fault-injection tests: VMRESCUE_TEST_KILL_APPLIANCE_AT=<point>
+# ("launched", "mounted") SIGKILLs the appliance's qemu there, as the host's OOM
+# killer or a crash of qemu would.
+_KILL_APPLIANCE_AT = os.environ.get("VMRESCUE_TEST_KILL_APPLIANCE_AT")
+_READY = 2          # guestfs_get_state(): the appliance is up and answering
+
 
 def _import_guestfs():
     try:
@@ -117,6 +123,7 @@ class Guest:
             try:
                 self._launch_bounded(mode)
                 self.used_accel = mode
+                self._checkpoint("launched")
                 return
             except RuntimeError as exc:
                 log = "\n".join(self._log)
@@ -159,6 +166,10 @@ class Guest:
         # Guest programs linked against old glibc (CentOS 5/6 rpm, mkinitrd) use the
         # legacy vsyscall page, which current appliance kernels no longer map.
         g.set_append("vsyscall=emulate")
+        # qemu's default on a write error is to pause the VM when the host filesystem
+        # is full, and libguestfs then waits for ever: make it an I/O error instead.
+        g.config("-global", "scsi-hd.werror=report")
+        g.config("-global", "scsi-hd.rerror=report")
         g.set_event_callback(self._on_event, gfs.EVENT_APPLIANCE | gfs.EVENT_LIBRARY | gfs.EVENT_WARNING)
         for image in self.images:
             g.add_drive_opts(image.path, format=image.format, readonly=not self.write)
@@ -219,7 +230,29 @@ class Guest:
     def g(self):
         if self._g is None:
             raise RuntimeError("Guest used before launch() or after close()")
-        return self._g
+        return _Checked(self._g, self)
+
+    def _appliance_died(self, call: str) -> RescueError | None:
+        """The error to raise when the appliance is gone after a failed `call`; None while it lives."""
+        try:
+            if self._g is None or self._g.get_state() == _READY:
+                return None
+        except RuntimeError:
+            pass
+        log = "\n".join(list(self._log)[-5:])
+        detail = next((line.strip() for line in reversed(log.splitlines()) if "qemu" in line.lower()), "")
+        return RescueError(
+            "APPLIANCE_DIED",
+            "The libguestfs appliance (its qemu) stopped while vmrescue was working (at the libguestfs call "
+            f"{call}): it was killed or crashed, so vmrescue could not finish" + (f" ({detail})" if detail else "") + ".",
+            "Run the command again; if it fails again, check the host's memory (the kernel's OOM killer: dmesg) "
+            "and run with -v for the appliance's log. A repair replaces grub.conf atomically: "
+            "vmrescue diagnose shows the image's state.",
+            Exit.ENVIRONMENT)
+
+    def _checkpoint(self, point: str) -> None:
+        if _KILL_APPLIANCE_AT == point and self._g is not None:
+            _kill_children_running(self._g.get_hv())
 
     # --- inspection ----------------------------------------------------------
 
@@ -269,10 +302,14 @@ class Guest:
                     self.g.mount_ro(device, mountpoint)
             except RuntimeError as exc:
                 failed.append(f"{mountpoint} ({device}): {_short(exc)}")
+        self._checkpoint("mounted")
         try:
             yield failed
         finally:
-            self.g.umount_all()
+            try:
+                self.g.umount_all()
+            except RescueError:
+                pass    # the appliance is gone; the error that found it out is on its way
 
     def remount_writable(self, os_info: OsInfo) -> None:
         """Switch the mounted guest to read-write (the overlay takes the writes in a dry run)."""
@@ -311,8 +348,26 @@ class Guest:
         """
         if disk is None:
             self.g.lvm_clear_filter()
-        else:
-            self.g.lvm_set_filter([disk])
+            return
+        self._deactivate_hidden_lvs()
+        self.g.lvm_set_filter([disk])
+
+    def _deactivate_hidden_lvs(self) -> None:
+        """Deactivate LVs that the current filter hides but are still mapped.
+
+        lvm_set_filter deactivates only the LVs the old filter shows. libguestfs's
+        own inspection (the fallback of rescue.inspection) activates volume groups
+        whatever the filter says, and a clone's LV left mapped to another disk would
+        be read under the next disk's name: another image's data in this image's report.
+        """
+        # list_dm_devices leaves out the LVs the filter shows: what remains is mapped behind its back.
+        if not self.g.list_dm_devices():
+            return
+        try:
+            self.g.lvm_clear_filter()
+        except RuntimeError:
+            pass        # clones' duplicate PVs make its re-activation fail; the filter is cleared all the same
+        self.g.vg_activate_all(False)
 
     def disk_of(self, device: str) -> str | None:
         """The appliance disk a partition, whole disk or LV lives on (first PV's disk for an LV)."""
@@ -363,6 +418,21 @@ class Guest:
 
     def readlink(self, path: str) -> str:
         return self.g.readlink(path)
+
+    def readlinks(self, directory: str, names: list[str]) -> list[str]:
+        """The target of each `directory/name` that is a symlink, "" for the others (one call per 500)."""
+        targets: list[str] = []
+        for start in range(0, len(names), 500):
+            targets.extend(self.g.readlinklist(directory, names[start:start + 500]))
+        return targets
+
+    def find_nocase(self, path: str) -> str | None:
+        """The guest path matching `path` case-insensitively (NTFS, FAT), or None."""
+        try:
+            found = self.g.case_sensitive_path(path)
+        except RuntimeError:
+            return None
+        return found if self.g.exists(found) else None
 
     def size(self, path: str) -> int:
         return self.g.filesize(path)
@@ -474,6 +544,9 @@ class Guest:
     def umount_all(self) -> None:
         self.g.umount_all()
 
+    def umount(self, mountpoint: str) -> None:
+        self.g.umount(mountpoint)
+
     def blkid(self, device: str) -> dict[str, str]:
         """blkid's TYPE, LABEL, UUID ... of a device in one call; {} when it cannot tell."""
         try:
@@ -482,6 +555,34 @@ class Guest:
             return {}
 
     # --- end of the rescue.inspection block ------------------------------------
+
+
+class _Checked:
+    """The guestfs handle, whose calls turn "the appliance is gone" into one RescueError.
+
+    When qemu dies, every later call fails with a RuntimeError that callers
+    reading a guest treat as "this file could not be read" - a report built on
+    nothing. Checked here once, for every call.
+    """
+
+    def __init__(self, handle, guest: "Guest"):
+        self._handle = handle
+        self._guest = guest
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._handle, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except RuntimeError:
+                died = self._guest._appliance_died(name)
+                if died is not None:
+                    raise died from None
+                raise
+        return call
 
 
 def broken_kvm_reason(log: str) -> str | None:
