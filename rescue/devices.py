@@ -7,6 +7,7 @@ between them without touching libguestfs, so they can be tested on tables.
 """
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 
@@ -149,3 +150,44 @@ def resolve_grub_path(path: str, grub_root: str | None, first_disk: str,
         if device == partition:
             return guest_path_on(mountpoint, path)
     return None
+
+
+# --- symlinks under /boot ---------------------------------------------------------
+
+def symlink_target_path(link: str, target: str) -> str:
+    """Where a guest symlink points, as a normalised guest path (".." stops at "/")."""
+    base = target if target.startswith("/") else posixpath.join(posixpath.dirname(link), target)
+    parts: list[str] = []
+    for part in base.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+        else:
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def boot_symlink_problem(link: str, target: str, boot_is_separate: bool) -> str | None:
+    """Why GRUB cannot follow the /boot symlink `link` -> `target`, or None when it can.
+
+    "outside": it leads out of /boot (GRUB sees only the /boot filesystem, and
+    vmrescue never reads or writes through such a link). "absolute": with a
+    separate /boot, GRUB resolves an absolute target on the /boot filesystem
+    itself, where "/boot/..." does not exist.
+    """
+    where = symlink_target_path(link, target)
+    if where != "/boot" and not where.startswith("/boot/"):
+        return "outside"
+    if boot_is_separate and target.startswith("/"):
+        return "absolute"
+    return None
+
+
+def partition_name(device: str, disk: str) -> str:
+    """An appliance device as the operator knows it: "partition 2", "the whole disk", or an LV's name."""
+    if device == disk:
+        return "the whole disk"
+    m = re.match(rf"^{re.escape(disk)}p?(\d+)$", device)
+    return f"partition {m.group(1)}" if m else device

@@ -8,13 +8,17 @@ read in `notes` instead of failing.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import replace
 from typing import Iterable
 
 from rescue import bzimage, grubconf, initrd, kernels, modinfo, rpmdb, yumconf
 from rescue.appliance import Guest
-from rescue.devices import Filesystem, parse_fstab, resolve_grub_path, resolve_spec
+from rescue.devices import (
+    Filesystem, boot_symlink_problem, parse_fstab, partition_name, resolve_grub_path, resolve_spec,
+    symlink_target_path,
+)
 from rescue.model import (
-    Bootloader, BootEntry, GuestFacts, InitrdFile, ModulesDir, OsInfo, RpmPackage,
+    Bootloader, BootEntry, BootSymlink, GuestFacts, InitrdFile, ModulesDir, OsInfo, RpmPackage,
     ThirdPartyModule, VmlinuzFile, YumConfig,
 )
 
@@ -28,6 +32,9 @@ LOG_LIMIT = 8 * 1024 * 1024
 VMLINUZ_HEADER_BYTES = 64 * 1024        # the version string sits in the setup code
 INITRD_SCAN_LIMIT = 64 * 1024 * 1024    # larger initrds are not opened (cost, not safety)
 MODULE_LIMIT = 16 * 1024 * 1024
+MAX_ENTRIES = 100                       # entries resolved against the guest; a menu past this is junk
+MAX_BOOT_FILES = 10_000                 # /boot entries looked at for symlinks
+SYMLINK_HOPS = 8
 
 
 class Gatherer:
@@ -47,6 +54,9 @@ class Gatherer:
         # (which inspect_list_applications2 needs) did not run.
         self.read_rpmdb = read_rpmdb
         self.notes: list[str] = []
+        self.rpmdb_error: str | None = None
+        self.boot_symlinks: tuple[BootSymlink, ...] = ()
+        self._bad_links: set[str] = set()
 
     def gather(self) -> GuestFacts:
         """Mount the guest read-only, read everything, unmount."""
@@ -56,6 +66,8 @@ class Gatherer:
     def gather_mounted(self, unmounted: list[str] = ()) -> GuestFacts:
         """Read everything from a guest the caller has already mounted."""
         self.notes = [f"could not mount {failure}" for failure in unmounted]
+        self.boot_symlinks = self._boot_symlinks()
+        self._bad_links = {link.path for link in self.boot_symlinks}
         if self.filesystems is None:
             self.filesystems = [Filesystem(*row) for row in self.guest.filesystem_table(self.first_disk)]
         if self.lvs is None:
@@ -84,6 +96,11 @@ class Gatherer:
             boot_is_separate=any(mp == "/boot" for mp, _ in self.os.mountpoints),
             rpmdb_read=rpmdb_read,
             notes=(),
+            volumes=tuple((partition_name(fs.device, self.first_disk), fs.fstype) for fs in filesystems),
+            unmounted=tuple(failure.split(" (", 1)[0] for failure in unmounted),
+            boot_symlinks=self.boot_symlinks,
+            in_use=image_in_use(self.guest, self.image),
+            rpmdb_error=self.rpmdb_error,
         )
         return _with_notes(facts, self.notes)
 
@@ -115,6 +132,51 @@ class Gatherer:
     def _boot_releases(self, prefix: str) -> list[str]:
         return [name[len(prefix):] for name in self._boot_names() if name.startswith(prefix)]
 
+    def _boot_symlinks(self) -> tuple[BootSymlink, ...]:
+        """Symlinks under /boot that GRUB cannot follow; vmrescue reads nothing through them."""
+        separate = any(mp == "/boot" for mp, _ in self.os.mountpoints)
+        paths = self.guest.find("/boot")
+        if len(paths) > MAX_BOOT_FILES:
+            self.notes.append(f"/boot holds {len(paths)} files; only the first {MAX_BOOT_FILES} were checked")
+            paths = paths[:MAX_BOOT_FILES]
+        by_dir: dict[str, list[str]] = {}
+        for rel in paths:
+            directory, name = posixpath.split(posixpath.normpath("/boot/" + rel))   # find gives "/grub/..."
+            by_dir.setdefault(directory, []).append(name)
+        found = []
+        for directory, names in by_dir.items():
+            try:
+                targets = self.guest.readlinks(directory, names)
+            except RuntimeError as exc:
+                self.notes.append(f"could not read the symlinks in {directory}: {_first_line(exc)}")
+                continue
+            for name, target in zip(names, targets):
+                path = posixpath.join(directory, name)
+                problem = boot_symlink_problem(path, target, separate) if target else None
+                if problem:
+                    found.append(BootSymlink(path, target, problem))
+        return tuple(sorted(found, key=lambda link: link.path))
+
+    def _readable_config(self, path: str) -> bool:
+        """Whether `path` reaches a file in /boot through symlinks GRUB can follow.
+
+        A grub.conf that is a symlink to /etc/shadow must not be read (nor its
+        lines quoted in a report); GRUB could not read it either.
+        """
+        current = path
+        for _ in range(SYMLINK_HOPS):
+            if current in self._bad_links:
+                return False
+            if not self.guest.is_symlink(current):
+                break
+            current = symlink_target_path(current, self.guest.readlink(current))
+        else:
+            return False
+        try:
+            return self.guest.realpath(path).startswith("/boot/")
+        except RuntimeError:
+            return False
+
     # --- kernels ------------------------------------------------------------
 
     def _vmlinuz_files(self) -> list[VmlinuzFile]:
@@ -123,7 +185,7 @@ class Gatherer:
             if not name.startswith("vmlinuz-"):
                 continue
             path = f"/boot/{name}"
-            if not self.guest.is_file(path):
+            if path in self._bad_links or not self.guest.is_file(path):
                 continue
             header = self._read_bytes(path, VMLINUZ_HEADER_BYTES) or b""
             version = bzimage.read_kernel_version(header)
@@ -142,7 +204,7 @@ class Gatherer:
             if release is None or not (name.startswith("initrd-") or name.startswith("initramfs-")):
                 continue
             path = f"/boot/{name}"
-            if not self.guest.is_file(path):
+            if path in self._bad_links or not self.guest.is_file(path):
                 continue
             size = self.guest.size(path)
             has_modules = None
@@ -199,7 +261,8 @@ class Gatherer:
         try:
             installed = rpmdb.read_guest_rpmdb(self.guest)
         except (rpmdb.RpmDbError, RuntimeError) as exc:
-            self.notes.append(f"could not read the RPM database: {_first_line(exc)}")
+            self.rpmdb_error = _first_line(exc)
+            self.notes.append(f"could not read the RPM database: {self.rpmdb_error}")
             return [], False
         if installed is None:       # no sqlite or Berkeley DB database (SUSE's ndb ...): ask libguestfs
             return self._kernel_packages_from_libguestfs()
@@ -229,15 +292,33 @@ class Gatherer:
 
     # --- bootloader ---------------------------------------------------------
 
+    def _config_bytes(self, path: str) -> bytes | None:
+        """A boot loader configuration file's bytes, None when absent or behind a symlink out of /boot."""
+        try:
+            if not self.guest.is_file(path) or not self._readable_config(path):
+                return None
+        except RuntimeError as exc:
+            self.notes.append(f"could not read {path}: {_first_line(exc)}")
+            return None
+        return self._read_bytes(path, CONFIG_LIMIT)
+
+    def _config(self, path: str, data: bytes, parsed: Bootloader) -> Bootloader:
+        size = self.guest.size(path)
+        if size > CONFIG_LIMIT:
+            self.notes.append(f"{path} is {size} bytes; only its first {CONFIG_LIMIT // 1024} KiB were read")
+        return replace(parsed, size=size, damaged=grubconf.not_a_config(data))
+
     def _bootloader(self, filesystems: list[Filesystem], lvs: list[str]) -> Bootloader:
         for path in GRUB_LEGACY_CONFIGS:
-            text = self._read_text(path)
-            if text is not None:
-                return self._grub_legacy(path, text, filesystems, lvs)
+            data = self._config_bytes(path)
+            if data is not None:
+                text = data.decode("utf-8", errors="replace")
+                return self._config(path, data, self._grub_legacy(path, text, filesystems, lvs))
         for path in GRUB2_CONFIGS:
-            text = self._read_text(path)
-            if text is not None:
-                return self._grub2(path, text, filesystems, lvs)
+            data = self._config_bytes(path)
+            if data is not None:
+                text = data.decode("utf-8", errors="replace")
+                return self._config(path, data, self._grub2(path, text, filesystems, lvs))
         if self.guest.ls(BLS_DIR):
             return self._bls(filesystems, lvs)
         return Bootloader(kind=None, config=None, default=None)
@@ -256,16 +337,20 @@ class Gatherer:
         return BootEntry(
             index=index, title=title, kind=kind, grub_root=grub_root, kernel=kernel, kernel_args=args,
             initrd=initrd_path, guest_kernel=guest_kernel, guest_initrd=guest_initrd,
-            kernel_exists=bool(guest_kernel) and self.guest.is_file(guest_kernel),
-            initrd_exists=bool(guest_initrd) and self.guest.is_file(guest_initrd),
+            kernel_exists=self._loadable(guest_kernel),
+            initrd_exists=self._loadable(guest_initrd),
             root_device=root_device,
             root_resolved=resolve_spec(root_device, filesystems, lvs, self.first_disk) if root_device else None,
         )
 
+    def _loadable(self, guest_path: str | None) -> bool:
+        """A file GRUB can load: present, and not behind a symlink it cannot follow."""
+        return bool(guest_path) and guest_path not in self._bad_links and self.guest.is_file(guest_path)
+
     def _grub_legacy(self, path: str, text: str, filesystems, lvs) -> Bootloader:
         config = grubconf.parse_grub_legacy(text)
         entries = []
-        for e in config.entries:
+        for e in config.entries[:MAX_ENTRIES]:
             kind = e.kind
             if kind == "chainloader" or kind == "other":
                 entries.append(BootEntry(index=e.index, title=e.title, kind=kind, grub_root=e.root,
@@ -274,17 +359,19 @@ class Gatherer:
             entries.append(self._entry(e.index, e.title, kind, e.root, e.linux_kernel, e.linux_args or "",
                                        e.linux_initrd, filesystems, lvs, by_grub_root=True))
         return Bootloader(kind="grub-legacy", config=path, default=config.default, fallback=config.fallback,
-                          entries=tuple(entries), parse_errors=tuple(config.errors))
+                          entries=tuple(entries), parse_errors=tuple(config.errors),
+                          entries_total=_total_if_capped(len(config.entries)))
 
     def _grub2(self, path: str, text: str, filesystems, lvs) -> Bootloader:
         config = grubconf.parse_grub2_cfg(text)
         entries = tuple(
             self._entry(e.index, e.title, "linux", None, e.kernel, e.kernel_args or "", e.initrd,
                         filesystems, lvs, by_grub_root=False)
-            for e in config.entries
+            for e in config.entries[:MAX_ENTRIES]
         )
         default = _grub2_default(config.default, entries)
-        return Bootloader(kind="grub2", config=path, default=default, entries=entries)
+        return Bootloader(kind="grub2", config=path, default=default, entries=entries,
+                          entries_total=_total_if_capped(len(config.entries)))
 
     def _bls(self, filesystems, lvs) -> Bootloader:
         entries = []
@@ -348,8 +435,17 @@ def _grub2_default(default: str | None, entries: tuple[BootEntry, ...]) -> int |
     return 0 if entries else None
 
 
+def _total_if_capped(total: int) -> int | None:
+    return total if total > MAX_ENTRIES else None
+
+
+def image_in_use(guest: Guest, image: str) -> str | None:
+    """Why `image` looked held by a running VM when it was probed (rescue.imageformat), if it did."""
+    info = next((i for i in getattr(guest, "images", ()) if i.path == image), None)
+    return getattr(info, "in_use", None)
+
+
 def _with_notes(facts: GuestFacts, notes: list[str]) -> GuestFacts:
-    from dataclasses import replace
     return replace(facts, notes=tuple(notes))
 
 

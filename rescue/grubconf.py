@@ -295,13 +295,17 @@ def parse_grub_legacy(text: str) -> GrubConfig:
     for number, line in _logical_lines(text):
         if not line or line.startswith("#"):
             continue
+        key, arg = _split_command(line)
         if _CONTROL.search(line):
-            error(f"line {number}: control characters or binary data; line skipped")
-            continue
+            if key != "title":
+                error(f"line {number}: control characters or binary data; line skipped")
+                continue
+            # GRUB shows such a title as it is: the entry still begins here, or
+            # its kernel line would be taken for the previous entry's.
+            error(f"line {number}: the title holds control characters (terminal escapes?)")
         if len(line) > _GRUB_LINE_MAX:
             error(f"line {number}: {len(line)} characters long; GRUB reads only the "
                   f"first {_GRUB_LINE_MAX}")
-        key, arg = _split_command(line)
 
         def err(message: str, number: int = number) -> None:
             error(f"line {number}: {message}")
@@ -345,6 +349,24 @@ def parse_grub_legacy(text: str) -> GrubConfig:
 
     return GrubConfig(**settings, global_lines=tuple(global_lines),
                       entries=tuple(entries), errors=tuple(errors))
+
+
+def not_a_config(data: bytes) -> str | None:
+    """Why the bytes of a boot loader configuration file are no configuration at all, or None.
+
+    An empty file, or one holding NUL bytes or mostly control characters: blocks
+    of another file after a crash, or a file overwritten by mistake. Such a file
+    is reported as damaged rather than parsed into "no entries".
+    """
+    if not data:
+        return "is empty (0 bytes)"
+    sample = data[:64 * 1024]
+    nuls = sample.count(0)
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13)) + sample.count(127)
+    if nuls or controls * 20 > len(sample):
+        what = f"{nuls} NUL bytes" if nuls else f"{controls} control characters"
+        return f"holds binary data, not text ({what} in its first {len(sample)} bytes)"
+    return None
 
 
 _DEVICE_RE = re.compile(r"\(hd(\d+)(?:,(\d+))?(?:,[a-h])?\)")

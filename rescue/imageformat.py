@@ -14,13 +14,20 @@ import os
 import stat
 import struct
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rescue.errors import Exit, RescueError
 
 KNOWN_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "vhdx", "vpc", "qed")
 MIN_DISK_BYTES = 64 * 1024          # smaller cannot hold a partition table and a filesystem
+# What a kernel reinstall may add to the image file, with room to spare: the
+# kernel package (30-60 MB on EL5-7) and its installed files (100-200 MB), the
+# initrd (10-40 MB), the backups, the filesystem journal and the image
+# format's own metadata. Checked against the free space of the host
+# filesystem before anything is written: qemu cannot finish a write on a
+# full filesystem, and the repair would stop half done.
+REPAIR_HEADROOM = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class ImageInfo:
     virtual_size: int
     backing_file: str | None = None
     extents: tuple[str, ...] = ()   # host files a vmdk descriptor points at
+    in_use: str | None = None       # why a running VM seems to hold it (see in_use_reason)
 
 
 def _refuse(path: str, code: str, message: str, hint: str) -> RescueError:
@@ -153,23 +161,89 @@ def probe(path: str, fmt: str | None = None, allow_backing: bool = False) -> Ima
         if problem:
             raise _refuse(path, "IMAGE_TRUNCATED", f"is truncated: {problem}.",
                           "The copy of the image is incomplete; copy it again from the datastore.")
-    return ImageInfo(path=path, format=detected, virtual_size=size,
+    info = ImageInfo(path=path, format=detected, virtual_size=size,
                      backing_file=backing, extents=extents)
+    return replace(info, in_use=in_use_reason(info))
 
 
-def check_not_in_use(info: ImageInfo) -> None:
-    """Refuse to write an image that a running VM holds (qemu's lock, VMware's .lck)."""
+def in_use_reason(info: ImageInfo) -> str | None:
+    """Why a running VM seems to hold the image (VMware's .lck, qemu's lock), or None.
+
+    qemu takes a lock on every image it opens for writing; `qemu-img info`
+    without -U (force-share) fails on such an image. libguestfs's read-only
+    drives do not hold that lock, so a diagnose running beside does not count.
+    """
     for candidate in (info.path, *info.extents):
         lock_dir = Path(str(candidate) + ".lck")
         if lock_dir.exists():
-            raise RescueError("IMAGE_IN_USE", f"{info.path}: VMware lock {lock_dir} exists: the VM looks powered on.",
-                              "Power the VM off (or remove the stale .lck after checking it is off), then retry.",
-                              Exit.REFUSED)
+            return f"the VMware lock {lock_dir} exists (the VM looks powered on)"
     try:
         proc = subprocess.run(["qemu-img", "info", "--output=json", "-f", info.format, info.path],
                               capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
-        return
+        return None
     if proc.returncode != 0 and "lock" in proc.stderr.lower():
-        raise RescueError("IMAGE_IN_USE", f"{info.path}: another process (a running qemu?) holds its write lock.",
-                          "Shut the VM down before repairing its disk.", Exit.REFUSED)
+        return "another process (a running VM's qemu) holds its write lock"
+    return None
+
+
+def check_not_in_use(info: ImageInfo) -> None:
+    """Refuse to write an image that a running VM holds (qemu's lock, VMware's .lck)."""
+    reason = in_use_reason(info)
+    if reason:
+        raise RescueError("IMAGE_IN_USE", f"{info.path}: {reason}; a VM is using it, so it was not written.",
+                          "Shut the VM down (for a stale VMware .lck: check that it is off, then remove the "
+                          ".lck) and run again.", Exit.REFUSED)
+
+
+def write_problem(path: str) -> str | None:
+    """Why the host file `path` cannot be written, or None. Mode bits count even for root."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"it cannot be examined ({exc.strerror})"
+    if stat.S_ISREG(st.st_mode) and not st.st_mode & 0o222:
+        return f"the file is read-only (mode {stat.S_IMODE(st.st_mode):04o})"
+    try:
+        fd = os.open(path, os.O_RDWR)      # opening writes nothing
+    except OSError as exc:
+        return f"it cannot be opened for writing ({exc.strerror})"
+    os.close(fd)
+    return None
+
+
+def space_needed(info: ImageInfo, allocated: int) -> int:
+    """Bytes the host filesystem must have free for a repair of an image with `allocated` bytes on disk.
+
+    A fully allocated raw image is written in place; anything else (sparse raw,
+    qcow2, vmdk ...) grows with what the repair writes.
+    """
+    if info.format == "raw" and not info.extents:
+        return max(0, min(REPAIR_HEADROOM, info.virtual_size - allocated))
+    return REPAIR_HEADROOM
+
+
+def check_writable(info: ImageInfo) -> None:
+    """Refuse, before anything is written, an image that cannot take a repair: read-only, no room."""
+    for candidate in (info.path, *info.extents):
+        problem = write_problem(candidate)
+        if problem:
+            raise RescueError("IMAGE_READ_ONLY", f"{info.path}: {problem}; nothing was written.",
+                              f"Make it writable (chmod u+w {candidate}), or repair a writable copy of it.",
+                              Exit.REFUSED)
+    st = os.stat(info.path)
+    needed = space_needed(info, st.st_blocks * 512)
+    fs = os.statvfs(os.path.dirname(os.path.abspath(info.path)))
+    free = fs.f_bavail * fs.f_frsize
+    if free < needed:
+        raise RescueError(
+            "HOST_DISK_FULL",
+            f"{info.path}: its filesystem has {free // (1024 * 1024)} MiB free, and a kernel reinstall may "
+            f"add up to {needed // (1024 * 1024)} MiB to the image; nothing was written.",
+            "Free space on that filesystem (or move the image to a larger one) and run again.", Exit.REFUSED)
+
+
+def check_can_write(info: ImageInfo) -> None:
+    """Every check before a repair opens the image for writing: no running VM, writable, room to grow."""
+    check_not_in_use(info)
+    check_writable(info)

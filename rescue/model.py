@@ -137,6 +137,17 @@ class Bootloader:
     fallback: int | None = None
     entries: tuple[BootEntry, ...] = ()
     parse_errors: tuple[str, ...] = ()
+    size: int | None = None            # bytes of the config file
+    entries_total: int | None = None   # entries in the file when more than `entries` were checked
+    damaged: str | None = None         # why the file is not a config at all: "is empty", "holds binary data ..."
+
+
+@dataclass(frozen=True)
+class BootSymlink:
+    """A symlink under /boot that GRUB cannot follow (vmrescue does not follow it either)."""
+    path: str                          # guest path, e.g. /boot/grub/grub.conf
+    target: str                        # as the link says, e.g. /etc/shadow
+    problem: str                       # "outside" (leaves /boot) or "absolute" (GRUB resolves it on the /boot filesystem)
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,12 @@ class GuestFacts:
     boot_is_separate: bool = False
     rpmdb_read: bool = True                           # False: the RPM database could not be read
     notes: tuple[str, ...] = ()                       # things gather could not read, said plainly
+    volumes: tuple[tuple[str, str], ...] = ()          # ("partition 1" or an LV, fstype) of the disk
+    unmounted: tuple[str, ...] = ()                   # mountpoints of the guest that could not be mounted
+    boot_symlinks: tuple[BootSymlink, ...] = ()
+    windows: str | None = None                        # device holding a Windows system (no Linux root found)
+    in_use: str | None = None                         # why the image looks held by a running VM
+    rpmdb_error: str | None = None                    # why the RPM database could not be read
 
 
 @dataclass(frozen=True)

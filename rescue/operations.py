@@ -107,8 +107,10 @@ def _diagnose_batch(infos: list[ImageInfo], options: ApplianceOptions, progress:
 def _diagnose_one(guest: Guest, info: ImageInfo, disk: str, found: inspection.DiskInspection) -> ImageResult:
     roots = [os_info.root for os_info in found.roots]
     if not roots:
-        facts = GuestFacts(image=info.path, os=None,
-                           notes=("libguestfs inspection found no operating system on this disk",))
+        refused = inspection.no_root_error(info.path, found)     # Windows, LUKS: nothing to diagnose
+        if refused is not None:
+            return ImageResult(info.path, info.format, error=refused)
+        facts = inspection.no_root_facts(info.path, found, info.in_use)
         return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
     if len(roots) > 1:
         err = RescueError("MULTIPLE_ROOTS",

@@ -104,6 +104,8 @@ def diagnosis_json(d: Diagnosis, fmt: str | None, path: str | None = None) -> di
         "recommended_kernel": (
             {"uname_r": rec.uname_r, "package": rec.package, "reason": rec.reason} if rec else None),
         "notes": list(facts.notes),
+        "boot_symlinks": [{"path": link.path, "target": link.target, "problem": link.problem}
+                          for link in facts.boot_symlinks],
     }
 
 

@@ -120,10 +120,13 @@ def entry_problems(facts: GuestFacts, entry: BootEntry) -> list[str]:
     if not entry.kernel:
         return ["it has no kernel line"]
     problems = []
+    links = _link_paths(facts)
     if not entry.kernel_exists:
-        problems.append(f"its kernel {entry.guest_kernel or entry.kernel} is missing")
+        kernel = entry.guest_kernel or entry.kernel
+        problems.append(f"its kernel {kernel} is " + ("a symlink GRUB cannot follow" if kernel in links else "missing"))
     if entry.initrd and not entry.initrd_exists:
-        problems.append(f"its initrd {entry.guest_initrd or entry.initrd} is missing")
+        initrd = entry.guest_initrd or entry.initrd
+        problems.append(f"its initrd {initrd} is " + ("a symlink GRUB cannot follow" if initrd in links else "missing"))
     if not entry.initrd and needs_initrd(facts):
         problems.append("it has no initrd line")
     release = entry_release(facts, entry)
@@ -134,6 +137,10 @@ def entry_problems(facts: GuestFacts, entry: BootEntry) -> list[str]:
     if entry.root_device and entry.root_resolved is None:
         problems.append(f"root={entry.root_device} names no filesystem in the guest")
     return problems
+
+
+def _link_paths(facts: GuestFacts) -> set[str]:
+    return {link.path for link in facts.boot_symlinks}
 
 
 def entry_can_boot(facts: GuestFacts, entry: BootEntry) -> bool:
@@ -281,6 +288,10 @@ def needs_repair(diagnosis: Diagnosis) -> bool:
 # --- actions ----------------------------------------------------------------------
 
 def reinstall_action(facts: GuestFacts, release: str) -> str:
+    if facts.os is not None and facts.os.package_format != "rpm":
+        return (f"Reinstall kernel {release} with the guest's own package manager from a rescue shell "
+                f"(virt-rescue -a {shlex.quote(facts.image)}); vmrescue reinstall-kernel repairs RPM-based "
+                "guests only.")
     return (f"vmrescue reinstall-kernel {shlex.quote(facts.image)} --kernel {release} "
             f"--from {RPMS_DIR_PLACEHOLDER}")
 
@@ -317,18 +328,157 @@ def config_name(facts: GuestFacts) -> str:
 
 # --- the rules ---------------------------------------------------------------------
 
+def rule_in_use(facts: GuestFacts) -> Iterable[Finding]:
+    if facts.in_use:
+        yield Finding(
+            "IMAGE_IN_USE", ERROR,
+            f"{facts.image} is in use: {facts.in_use}. A running VM changes its disk while vmrescue reads it, "
+            "so this diagnosis may not match what the disk holds once the VM stops.",
+            "Shut the VM down (or diagnose a snapshot of the disk) and run vmrescue diagnose again.")
+
+
+def _what_disk_holds(volumes: tuple[tuple[str, str], ...]) -> str:
+    known = [f"{fstype} on {name}" for name, fstype in volumes if fstype]
+    if known:
+        return "It holds " + ", ".join(known) + ", but no filesystem with /etc, an fstab and a release file"
+    if any(name == "the whole disk" for name, _ in volumes):
+        return "It has no partition table and no filesystem: it is blank (or its first sectors were wiped)"
+    return "Its partitions hold no filesystem vmrescue recognises"
+
+
 def rule_no_os(facts: GuestFacts) -> Iterable[Finding]:
     if facts.os is None:
+        why = f" {_what_disk_holds(facts.volumes)}." if facts.volumes else ""
         yield Finding(
             "NO_OS", ERROR,
-            f"No Linux root filesystem was found in {facts.image}, so there is nothing to boot or repair.",
+            f"No Linux root filesystem was found in {facts.image}, so there is nothing to boot or repair.{why}",
             "Check that this is the VM's system disk (not a data disk) and that it is not encrypted: "
             f"virt-filesystems -a {shlex.quote(facts.image)} --all --long",
         )
 
 
+# --- /boot itself ------------------------------------------------------------------
+
+def boot_unreadable(facts: GuestFacts) -> str | None:
+    """Why the guest's /boot could not be read, or None: everything about kernels depends on it."""
+    if "/boot" in facts.unmounted:
+        return "The /boot filesystem could not be mounted"
+    spec = next((spec for spec, mountpoint, _ in facts.fstab if mountpoint.rstrip("/") == "/boot"), None)
+    if facts.os is not None and spec is not None and "/boot" not in dict(facts.os.mountpoints):
+        return f"/etc/fstab mounts /boot from {spec}, which names no readable filesystem on this disk"
+    return None
+
+
+def rule_boot_unreadable(facts: GuestFacts) -> Iterable[Finding]:
+    why = boot_unreadable(facts)
+    if why is None:
+        return
+    blank = [name for name, fstype in facts.volumes if not fstype and name.startswith("partition")]
+    where = (f"; {', '.join(blank)} {'holds' if len(blank) == 1 else 'hold'} no filesystem vmrescue recognises "
+             "(a damaged superblock?)") if blank else ""
+    yield Finding(
+        "BOOT_UNREADABLE", ERROR,
+        f"{why}{where}. GRUB reads its menu and the kernels from /boot, so the guest cannot boot, "
+        "and vmrescue cannot see its kernels.",
+        "Repair the /boot filesystem from a rescue shell (virt-rescue -a "
+        f"{shlex.quote(facts.image)}): e2fsck -b 8193 on the /boot partition uses a backup superblock "
+        "(mke2fs -n lists them); then run vmrescue diagnose again.")
+
+
+def rule_boot_not_in_fstab(facts: GuestFacts) -> Iterable[Finding]:
+    if facts.os is None or not facts.boot_is_separate:
+        return
+    if any(mountpoint.rstrip("/") == "/boot" for _, mountpoint, _ in facts.fstab):
+        return
+    yield Finding(
+        "BOOT_NOT_IN_FSTAB", WARNING,
+        "GRUB reads /boot from its own partition, but /etc/fstab has no /boot line, so the running "
+        "system does not mount it: the next kernel update writes to the root filesystem's /boot, "
+        "where GRUB never looks.",
+        "Add the /boot partition to the guest's /etc/fstab (blkid shows its UUID), e.g. "
+        "UUID=... /boot ext4 defaults 1 2.")
+
+
+def _config_link(facts: GuestFacts):
+    names = ("grub.conf", "menu.lst", "grub.cfg")
+    return next((link for link in facts.boot_symlinks if link.path.rsplit("/", 1)[-1] in names), None)
+
+
+def rule_boot_symlinks(facts: GuestFacts) -> Iterable[Finding]:
+    entry = default_entry(facts)
+    default_files = {entry.guest_kernel, entry.guest_initrd} if entry else set()
+    config = _config_link(facts)
+    for link in facts.boot_symlinks:
+        if link.problem == "outside":
+            what = (f"{link.path} is a symlink to {link.target}, outside /boot: GRUB cannot follow it, "
+                    "and vmrescue neither reads nor writes through it")
+        else:
+            what = (f"{link.path} is an absolute symlink to {link.target}: GRUB resolves it on the /boot "
+                    f"filesystem itself, where {link.target} does not exist")
+        blocks = link is config or link.path in default_files
+        consequence = (", so GRUB has no menu" if link is config
+                       else ", so the default entry cannot load it" if blocks else "")
+        yield Finding(
+            "BOOT_SYMLINK", ERROR if blocks else WARNING, f"{what}{consequence}.",
+            f"Replace the link with the file itself (or a relative link inside /boot) from a rescue shell: "
+            f"virt-rescue -a {shlex.quote(facts.image)}, then rm {link.path} and restore the file "
+            "(its package or a backup).")
+
+
+def rule_bootloader_damaged(facts: GuestFacts) -> Iterable[Finding]:
+    bl = facts.bootloader
+    if bl.config is None or bl.damaged is None:
+        return
+    fix = fix_boot_action(facts)
+    if bl.size:
+        fix = f"Move the damaged file away (virt-rescue: mv {bl.config} {bl.config}.damaged), then: {fix}"
+    yield Finding(
+        "BOOTLOADER_CONFIG_DAMAGED", ERROR,
+        f"{bl.config} {bl.damaged}, so GRUB has no menu and stops at its prompt.", fix)
+
+
+def rule_bootloader_size(facts: GuestFacts) -> Iterable[Finding]:
+    bl = facts.bootloader
+    if bl.config is None or not (bl.entries_total or (bl.size or 0) > LARGE_CONFIG):
+        return
+    size = f"{bl.size} bytes" if bl.size is not None else "large"
+    read = " in the part vmrescue read" if (bl.size or 0) > LARGE_CONFIG else ""
+    entries = (f" with {bl.entries_total} entries{read}; vmrescue checked the first {len(bl.entries)}"
+               if bl.entries_total else "")
+    yield Finding(
+        "BOOTLOADER_CONFIG_TOO_LARGE", WARNING,
+        f"{bl.config} is {size}{entries}. anaconda and grubby write a few KiB; a file this size was "
+        "grown by a script or a mistake, and GRUB may not show (or reach) entries far into it.",
+        f"Cut {bl.config} back to its real entries (a backup such as {bl.config}.rpmsave or "
+        f"{bl.config}.vmrescue-* may still hold them).")
+
+
+def rule_titles(facts: GuestFacts) -> Iterable[Finding]:
+    for e in facts.bootloader.entries:
+        if any(ord(c) < 32 or ord(c) == 127 for c in e.title):
+            yield Finding(
+                "BOOT_ENTRY_TITLE_UNSAFE", WARNING,
+                f"Boot {entry_label(e)} has a title with control characters (terminal escape sequences?), "
+                "which GRUB prints to the console as they are; vmrescue reinstall-kernel will not rewrite "
+                "a grub.conf holding them.",
+                f"Edit that title in {config_name(facts)} (virt-edit -a {shlex.quote(facts.image)} "
+                f"{config_name(facts)}).")
+
+
+def rule_rpmdb(facts: GuestFacts) -> Iterable[Finding]:
+    if facts.rpmdb_error and facts.os is not None:
+        yield Finding(
+            "RPMDB_UNREADABLE", WARNING,
+            f"The RPM database cannot be read ({facts.rpmdb_error}), so vmrescue cannot tell which kernels "
+            "are packaged, and the guest's own rpm and yum will fail on it too.",
+            "After the guest boots: cp -a /var/lib/rpm /var/lib/rpm.broken && rpm --rebuilddb; "
+            "if that fails, restore /var/lib/rpm from a backup.")
+
+
 def rule_bootloader_config(facts: GuestFacts) -> Iterable[Finding]:
     bl = facts.bootloader
+    if _config_link(facts) is not None:
+        return              # BOOT_SYMLINK names the config that GRUB cannot follow
     if bl.kind is None or bl.config is None:
         yield Finding(
             "NO_BOOTLOADER_CONFIG", ERROR,
@@ -340,7 +490,7 @@ def rule_bootloader_config(facts: GuestFacts) -> Iterable[Finding]:
 
 def rule_boot_entries(facts: GuestFacts) -> Iterable[Finding]:
     bl = facts.bootloader
-    if bl.config is not None and not bl.entries:
+    if bl.config is not None and not bl.entries and bl.damaged is None:
         yield Finding(
             "NO_BOOT_ENTRIES", ERROR,
             f"{bl.config} has no boot entries left (yum removes an erased kernel's entry), "
@@ -393,7 +543,8 @@ def rule_entry_files(facts: GuestFacts) -> Iterable[Finding]:
         release = entry_file_release(e)
         action = (fix_boot_action(facts) if is_default(facts, e) or not release
                   else reinstall_action(facts, release))
-        if e.kernel and not e.kernel_exists:
+        links = _link_paths(facts)      # BOOT_SYMLINK says what is wrong with those
+        if e.kernel and not e.kernel_exists and (e.guest_kernel or e.kernel) not in links:
             yield Finding(
                 "ENTRY_KERNEL_MISSING", severity_for(facts, e),
                 f"Boot {entry_label(e)} loads {e.guest_kernel or e.kernel}, which is not in the guest.",
@@ -402,7 +553,7 @@ def rule_entry_files(facts: GuestFacts) -> Iterable[Finding]:
             yield Finding(
                 "ENTRY_KERNEL_MISSING", severity_for(facts, e),
                 f"Boot {entry_label(e)} has no kernel line, so GRUB has nothing to load.", action)
-        if e.initrd and not e.initrd_exists:
+        if e.initrd and not e.initrd_exists and (e.guest_initrd or e.initrd) not in links:
             yield Finding(
                 "ENTRY_INITRD_MISSING", severity_for(facts, e),
                 f"Boot {entry_label(e)} loads the initrd {e.guest_initrd or e.initrd}, which is not in the guest.",
@@ -502,8 +653,9 @@ def rule_initrds(facts: GuestFacts) -> Iterable[Finding]:
 
 
 def rule_rpm_files_missing(facts: GuestFacts) -> Iterable[Finding]:
+    links = _link_paths(facts)
     for k in facts.kernels:
-        if k.rpm is not None and k.vmlinuz is None:
+        if k.rpm is not None and k.vmlinuz is None and f"/boot/vmlinuz-{k.uname_r}" not in links:
             yield Finding(
                 "RPM_KERNEL_FILES_MISSING", WARNING,
                 f"The RPM database lists {k.rpm.nvra} but /boot/vmlinuz-{k.uname_r} is gone.",
@@ -619,7 +771,11 @@ def _priorities_package(facts: GuestFacts) -> str:
 
 
 RULES: tuple[Rule, ...] = (
+    rule_in_use,
+    rule_boot_symlinks,
     rule_bootloader_config,
+    rule_bootloader_damaged,
+    rule_bootloader_size,
     rule_boot_entries,
     rule_default_entry,
     rule_entry_files,
@@ -632,13 +788,49 @@ RULES: tuple[Rule, ...] = (
     rule_third_party,
     rule_erased,
     rule_centosplus,
+    rule_boot_not_in_fstab,
+    rule_titles,
+    rule_rpmdb,
 )
+
+# What diagnose finds that makes vmrescue refuse to write at all: a running VM,
+# a /boot it cannot read, links under /boot that a write would go through.
+REPAIR_BLOCKERS = ("IMAGE_IN_USE", "BOOT_UNREADABLE", "BOOT_SYMLINK")
+
+
+def repair_blocker(diagnosis: Diagnosis) -> Finding | None:
+    """The finding that makes a repair unsafe, or None."""
+    return next((f for f in diagnosis.findings if f.code in REPAIR_BLOCKERS), None)
+
+
+LARGE_CONFIG = 1024 * 1024          # bytes; vmrescue reads no more of a boot loader configuration
+MAX_FINDINGS_PER_CODE = 10          # a hostile menu of thousands of entries gives one line each
+
+
+def cap_findings(findings: Iterable[Finding], limit: int = MAX_FINDINGS_PER_CODE) -> tuple[Finding, ...]:
+    """At most `limit` findings of each code, then one saying how many more there were."""
+    kept: list[Finding] = []
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.code] = counts.get(f.code, 0) + 1
+        if counts[f.code] <= limit:
+            kept.append(f)
+    for code, n in counts.items():
+        if n > limit:
+            kept.append(Finding(code, INFO, f"There are {n - limit} more {code} findings like the ones above.",
+                                "See the report's bootloader entries (--json) for all of them."))
+    return tuple(kept)
 
 
 def diagnose(facts: GuestFacts) -> Diagnosis:
     if facts.os is None:
-        return Diagnosis(facts, tuple(rule_no_os(facts)), bootable=False, recommended_kernel=None)
-    findings = tuple(f for rule in RULES for f in rule(facts))
+        return Diagnosis(facts, (*rule_in_use(facts), *rule_no_os(facts)), bootable=False,
+                         recommended_kernel=None)
+    if boot_unreadable(facts):
+        # Every rule about kernels and menus would judge an empty /boot.
+        return Diagnosis(facts, (*rule_in_use(facts), *rule_boot_unreadable(facts)), bootable=False,
+                         recommended_kernel=None)
+    findings = cap_findings(f for rule in RULES for f in rule(facts))
     return Diagnosis(
         facts=facts,
         findings=findings,

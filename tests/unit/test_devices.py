@@ -109,3 +109,31 @@ garbage
 def test_lvm_volume_from_args():
     args = "ro root=/dev/mapper/vg_c6-lv_root rd_LVM_LV=vg_c6/lv_root rd_LVM_LV=vg_c6/lv_swap rd.lvm.lv=centos/root"
     assert lvm_volume_from_args(args) == ["/dev/vg_c6/lv_root", "/dev/vg_c6/lv_swap", "/dev/centos/root"]
+
+
+# --- symlinks under /boot and names for the operator -------------------------------
+
+@pytest.mark.parametrize("link, target, separate, problem", [
+    ("/boot/grub/grub.conf", "/etc/shadow", True, "outside"),
+    ("/boot/grub/grub.conf", "/etc/shadow", False, "outside"),
+    ("/boot/vmlinuz-x", "/../../../etc/passwd", True, "outside"),    # ".." stops at "/"
+    ("/boot/grub/x", "../../etc/shadow", True, "outside"),
+    ("/boot/x", "..", True, "outside"),
+    ("/boot/initramfs-a.img", "/boot/initramfs-b.img", True, "absolute"),
+    ("/boot/initramfs-a.img", "/boot/initramfs-b.img", False, None),  # GRUB reads the root fs: it exists
+    ("/boot/grub/menu.lst", "./grub.conf", True, None),
+    ("/boot/vmlinuz", "vmlinuz-2.6.32-431.el6.x86_64", True, None),
+    ("/boot/grub/x", "../grub2/../grub/grub.conf", True, None),
+])
+def test_boot_symlink_problem(link, target, separate, problem):
+    from rescue.devices import boot_symlink_problem
+    assert boot_symlink_problem(link, target, separate) == problem
+
+
+@pytest.mark.parametrize("device, disk, name", [
+    ("/dev/sdc2", "/dev/sdc", "partition 2"), ("/dev/sdc", "/dev/sdc", "the whole disk"),
+    ("/dev/vg_centos6/lv_root", "/dev/sdc", "/dev/vg_centos6/lv_root"), ("/dev/sdaa12", "/dev/sdaa", "partition 12"),
+])
+def test_partition_name(device, disk, name):
+    from rescue.devices import partition_name
+    assert partition_name(device, disk) == name

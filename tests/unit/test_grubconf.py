@@ -588,3 +588,31 @@ def test_parse_grubenv():
         "saved_entry": "CentOS Linux (3.10.0-1160.el7.x86_64) 7 (Core)",
         "kernelopts": "root=/dev/mapper/rhel-root ro",
     }
+
+
+# --- hostile files (issue 7) -------------------------------------------------------
+
+def test_a_title_with_control_characters_still_starts_its_entry():
+    # Skipping the line would hand its kernel to the entry before it.
+    text = CENTOS5_ANACONDA.replace("title CentOS (2.6.18-274.el5)", "title \x1b[2J\x1b[31mEVIL\x07 (274)")
+    cfg = parse_grub_legacy(text)
+    assert [e.title for e in cfg.entries] == ["CentOS (2.6.18-274.3.1.el5.centos.plus)", "\x1b[2J\x1b[31mEVIL\x07 (274)"]
+    assert cfg.entries[0].kernel == "/vmlinuz-2.6.18-274.3.1.el5.centos.plus"
+    assert cfg.entries[1].kernel == "/vmlinuz-2.6.18-274.el5"
+    assert any("title holds control characters" in e for e in cfg.errors)
+
+
+@pytest.mark.parametrize("data, says", [
+    (b"", "is empty (0 bytes)"),
+    (b"default=0\n\0\0\0\0title x\n", "4 NUL bytes"),
+    (bytes(range(1, 32)) * 4, "control characters"),
+])
+def test_not_a_config(data, says):
+    from rescue.grubconf import not_a_config
+    assert says in not_a_config(data)
+
+
+def test_a_real_config_is_a_config():
+    from rescue.grubconf import not_a_config
+    assert not_a_config(CENTOS5_ANACONDA.encode()) is None
+    assert not_a_config("title Été\n\tkernel /vmlinuz\r\n".encode()) is None

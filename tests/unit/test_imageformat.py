@@ -113,3 +113,51 @@ def test_missing_file(tmp_path):
 def test_unknown_format_is_a_usage_error(images):
     err = expect_refusal(images / "disk.img", "BAD_FORMAT", fmt="floppy")
     assert err.exit_status == Exit.USAGE
+
+
+# --- before a repair writes: in use, read-only, room to grow (no appliance) ----------------
+
+def test_probe_records_no_lock_on_an_idle_image(images):
+    assert probe(str(images / "disk.qcow2")).in_use is None
+
+
+def test_vmware_lock_directory_means_in_use(images):
+    from rescue.imageformat import check_not_in_use
+    (images / "disk.vmdk.lck").mkdir()
+    info = probe(str(images / "disk.vmdk"))
+    assert "VMware lock" in info.in_use
+    with pytest.raises(RescueError) as caught:
+        check_not_in_use(info)
+    assert caught.value.code == "IMAGE_IN_USE" and caught.value.exit_status == Exit.REFUSED
+
+
+def test_read_only_image_is_refused_even_for_root(images):
+    from rescue.imageformat import check_writable, write_problem
+    path = images / "disk.qcow2"
+    path.chmod(0o444)       # root may still open it for writing: the mode bits are what the owner said
+    assert "read-only (mode 0444)" in write_problem(str(path))
+    with pytest.raises(RescueError) as caught:
+        check_writable(probe(str(path)))
+    assert caught.value.code == "IMAGE_READ_ONLY" and caught.value.exit_status == Exit.REFUSED
+    assert "nothing was written" in caught.value.message and "chmod u+w" in caught.value.hint
+
+
+def test_space_needed_by_format_and_allocation(images):
+    from rescue.imageformat import REPAIR_HEADROOM, space_needed
+    raw = probe(str(images / "disk.img"))                      # 1 MiB, fully written
+    assert space_needed(raw, allocated=raw.virtual_size) == 0  # written in place
+    assert space_needed(raw, allocated=0) == raw.virtual_size  # sparse: every block may be allocated
+    assert space_needed(probe(str(images / "disk.qcow2")), allocated=0) == REPAIR_HEADROOM
+
+
+def test_too_little_free_space_is_refused(images, monkeypatch):
+    import os
+    from rescue import imageformat
+    info = probe(str(images / "disk.qcow2"))
+    imageformat.check_writable(info)                           # the test machine has room for 512 MiB
+    fs = os.statvfs(images)
+    monkeypatch.setattr(imageformat, "REPAIR_HEADROOM", fs.f_bavail * fs.f_frsize + (1 << 30))
+    with pytest.raises(RescueError) as caught:
+        imageformat.check_writable(info)
+    assert caught.value.code == "HOST_DISK_FULL" and caught.value.exit_status == Exit.REFUSED
+    assert "MiB free" in caught.value.message and "nothing was written" in caught.value.message

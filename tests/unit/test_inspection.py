@@ -490,8 +490,10 @@ def test_inspect_disk_falls_back_to_libguestfs():
     from rescue.model import OsInfo
 
     class Slow(FakeGuest):
-        def __init__(self):
-            super().__init__({"/dev/sda1": _ext_head("", 1000)}, {"/dev/sda1": {}})
+        # an /etc without fstab and release files: not a root for fast_inspect, maybe one for libguestfs
+        def __init__(self, tree=None):
+            super().__init__({"/dev/sda1": _ext_head("", 1000)},
+                             {"/dev/sda1": {"/etc/hosts": b"127.0.0.1 localhost\n"} if tree is None else tree})
             self.asked = []
 
         def inspect(self):
@@ -510,6 +512,11 @@ def test_inspect_disk_falls_back_to_libguestfs():
     assert [r.root for r in got.roots] == ["/dev/sda1"]
     assert got.filesystems == [Filesystem("/dev/sda1", "ext3", "", got.volumes[0].uuid)]
 
+    # A filesystem without /etc holds no root for libguestfs either: it is not asked.
+    data_disk = Slow(tree={"/projects/README": b"data\n"})
+    got = inspect_disk(data_disk, "/dev/sda")
+    assert got.roots == () and data_disk.asked == []
+
 
 def test_inspect_disk_fast_path_never_asks_libguestfs():
     from rescue.inspection import inspect_disk
@@ -521,3 +528,46 @@ def test_inspect_disk_fast_path_never_asks_libguestfs():
     assert got.fast and [(r.root, r.version, r.mountpoints) for r in got.roots] == \
         [("/dev/sda1", "6.10", (("/", "/dev/sda1"),))]
     assert got.lvs == []
+
+
+# --- disks without a Linux root (issue 7) -------------------------------------------------
+
+def _found(volumes, **kw):
+    from rescue.inspection import DiskInspection
+    return DiskInspection("/dev/sdb", (), tuple(volumes), fast=True, **kw)
+
+
+def test_windows_and_luks_are_refused_with_what_they_are():
+    from rescue.errors import Exit
+    from rescue.inspection import no_root_error
+    win = no_root_error("w.qcow2", _found([Volume("/dev/sdb1", "ntfs")], windows="/dev/sdb1"))
+    assert win.code == "NOT_LINUX" and "partition 1 holds Windows" in win.message and win.exit_status == Exit.IMAGE
+    luks = no_root_error("l.qcow2", _found([Volume("/dev/sdb1", "ext4"), Volume("/dev/sdb2", "crypto_LUKS")]))
+    assert luks.code == "ENCRYPTED" and "partition 2 is LUKS-encrypted" in luks.message
+    assert "--keys-from-stdin" in luks.hint
+    assert no_root_error("d.qcow2", _found([Volume("/dev/sdb1", "ext4")])) is None
+
+
+def test_no_root_facts_name_the_volumes():
+    from rescue.inspection import no_root_facts
+    facts = no_root_facts("d.qcow2", _found([Volume("/dev/sdb", "")]), in_use="locked")
+    assert facts.os is None and facts.volumes == (("the whole disk", ""),) and facts.in_use == "locked"
+    failed = no_root_facts("d.qcow2", _found([Volume("/dev/sdb1", "vfat")], inspect_error="unknown architecture"))
+    assert "libguestfs's inspection failed: unknown architecture" in failed.notes[0]
+
+
+@pytest.mark.parametrize("fstypes, needed", [
+    ((), False), (("",), False), (("ext4", "swap", "LVM2_member", "crypto_LUKS", "ntfs"), False),
+    (("vfat",), True), (("ufs",), True),
+])
+def test_libguestfs_is_asked_only_about_what_fast_inspect_cannot_judge(fstypes, needed):
+    from rescue.inspection import needs_libguestfs
+    assert needs_libguestfs([Volume(f"/dev/sda{i}", t) for i, t in enumerate(fstypes, 1)]) == needed
+
+
+def test_boot_partition_helpers():
+    from rescue.inspection import fstab_mounts, looks_like_boot
+    assert looks_like_boot(["grub", "lost+found"]) and looks_like_boot(["vmlinuz-3.10.0-1160.el7.x86_64"])
+    assert not looks_like_boot(["lost+found", "projects"]) and not looks_like_boot([])
+    fstab = "/dev/mapper/vg-root / ext4 defaults 1 1\nUUID=gone /boot/ ext4 defaults 1 2\n"
+    assert fstab_mounts(fstab, "/boot") and not fstab_mounts(fstab, "/var")

@@ -536,3 +536,125 @@ def test_erased_package_of_an_unusually_named_kernel_points_at_its_real_release(
     rec = diagnose(f).recommended_kernel
     assert rec.uname_r == "6.1.0-56-amd64"
     assert "vmxnet were built for it" in rec.reason and "kernel-6.1.0-56.x86_64 erased" in rec.reason
+
+
+# --- hostile and broken guests (issue 7; the images are fixtures/hostile.py) -----------------
+
+def el6_separate_boot(**kw) -> GuestFacts:
+    kw.setdefault("fstab", ((ROOT, "/", "ext4"), ("UUID=b007", "/boot", "ext4")))
+    kw.setdefault("boot_is_separate", True)
+    return dataclasses.replace(healthy(), **kw)
+
+
+def test_a_running_vm_is_an_error_whatever_else_is_found():
+    d = diagnose(dataclasses.replace(healthy(), in_use="another process holds its write lock"))
+    assert codes(d)[0] == ("IMAGE_IN_USE", E) and d.bootable
+    assert "running VM" in finding(d, "IMAGE_IN_USE").message
+    no_os = diagnose(GuestFacts(image=IMAGE, os=None, in_use="the VMware lock x.lck exists"))
+    assert [c for c, _ in codes(no_os)] == ["IMAGE_IN_USE", "NO_OS"]
+
+
+@pytest.mark.parametrize("volumes, says", [
+    ((("the whole disk", ""),), "blank"),
+    ((("partition 1", "ext4"), ("partition 2", "swap")), "It holds ext4 on partition 1, swap on partition 2"),
+    ((("partition 1", ""),), "Its partitions hold no filesystem vmrescue recognises"),
+])
+def test_no_os_says_what_the_disk_holds(volumes, says):
+    d = diagnose(GuestFacts(image=IMAGE, os=None, volumes=volumes))
+    assert codes(d) == [("NO_OS", E)] and says in d.findings[0].message
+    assert_sentences(d)
+
+
+def test_unreadable_boot_is_the_only_finding():
+    # fstab names /boot but no filesystem answers to it: every kernel rule would judge an empty /boot.
+    f = el6_separate_boot(boot_is_separate=False, volumes=(("partition 1", ""), ("partition 2", "LVM2_member")),
+                          kernels=(leftovers(PLUS, rpm=pkg(PLUS)),), bootloader=Bootloader(None, None, None))
+    f = dataclasses.replace(f, os=dataclasses.replace(el5(), mountpoints=(("/", ROOT),)))
+    d = diagnose(f)
+    assert codes(d) == [("BOOT_UNREADABLE", E)] and not d.bootable and d.recommended_kernel is None
+    assert "UUID=b007" in d.findings[0].message and "partition 1 holds no filesystem" in d.findings[0].message
+    assert_sentences(d)
+    mount_failed = diagnose(dataclasses.replace(healthy(), unmounted=("/boot",)))
+    assert codes(mount_failed) == [("BOOT_UNREADABLE", E)]
+
+
+def test_boot_partition_missing_from_fstab_is_a_warning():
+    d = diagnose(el6_separate_boot(fstab=((ROOT, "/", "ext4"),)))
+    assert ("BOOT_NOT_IN_FSTAB", W) in codes(d) and d.bootable
+    assert "BOOT_NOT_IN_FSTAB" not in [c for c, _ in codes(diagnose(el6_separate_boot()))]
+
+
+def test_grub_conf_symlinked_out_of_boot():
+    from rescue.model import BootSymlink
+    f = dataclasses.replace(seed_only_plus(), bootloader=Bootloader(None, None, None),
+                            boot_symlinks=(BootSymlink("/boot/grub/grub.conf", "/etc/shadow", "outside"),))
+    d = diagnose(f)
+    got = [c for c, _ in codes(d)]
+    assert "BOOT_SYMLINK" in got and "NO_BOOTLOADER_CONFIG" not in got     # one finding says it
+    assert finding(d, "BOOT_SYMLINK").severity == E and "/etc/shadow" in finding(d, "BOOT_SYMLINK").message
+    from rescue.rules import repair_blocker
+    assert repair_blocker(d).code == "BOOT_SYMLINK"
+
+
+def test_default_kernel_behind_a_symlink():
+    from rescue.model import BootSymlink
+    f = dataclasses.replace(healthy(), bootloader=grub(entry(0, CUR, kernel_exists=False), entry(1, OLD)),
+                            kernels=(kernel(CUR, vmlinuz=False, rpm=pkg(CUR)), kernel(OLD, rpm=pkg(OLD))),
+                            boot_symlinks=(BootSymlink(f"/boot/vmlinuz-{CUR}", "/../../../etc/passwd", "outside"),
+                                           BootSymlink("/boot/unused", "/boot/x", "absolute")))
+    d = diagnose(f)
+    assert not d.bootable
+    assert ("BOOT_SYMLINK", E) in codes(d) and ("BOOT_SYMLINK", W) in codes(d)
+    assert "a symlink GRUB cannot follow" in finding(d, "DEFAULT_ENTRY_INVALID").message
+    # the symlink is named once, not also as a missing file
+    assert not {"ENTRY_KERNEL_MISSING", "RPM_KERNEL_FILES_MISSING"} & {c for c, _ in codes(d)}
+
+
+@pytest.mark.parametrize("damaged", ["is empty (0 bytes)", "holds binary data, not text (3 NUL bytes in its first 9 bytes)"])
+def test_damaged_grub_conf_is_not_blamed_on_yum(damaged):
+    f = dataclasses.replace(healthy(), bootloader=Bootloader("grub-legacy", "/boot/grub/grub.conf", None,
+                                                             size=9 if "NUL" in damaged else 0, damaged=damaged))
+    d = diagnose(f)
+    got = [c for c, _ in codes(d)]
+    assert "BOOTLOADER_CONFIG_DAMAGED" in got and "NO_BOOT_ENTRIES" not in got
+    f_ = finding(d, "BOOTLOADER_CONFIG_DAMAGED")
+    assert damaged in f_.message and "reinstall-kernel" in f_.action
+    assert ("mv /boot/grub/grub.conf" in f_.action) == ("NUL" in damaged)
+
+
+def test_huge_menu_gives_one_warning_and_capped_findings():
+    junk = tuple(entry(i, f"junk-{i}", kernel_exists=False, initrd=False) for i in range(2, 100))
+    f = dataclasses.replace(healthy(), bootloader=Bootloader(
+        "grub-legacy", "/boot/grub/grub.conf", 0, None, (entry(0, CUR), entry(1, OLD), *junk),
+        size=13_000_000, entries_total=13893))
+    d = diagnose(f)
+    assert d.bootable and ("BOOTLOADER_CONFIG_TOO_LARGE", W) in codes(d)
+    missing = [x for x in d.findings if x.code == "ENTRY_KERNEL_MISSING"]
+    assert len(missing) == 11 and missing[-1].severity == I and "88 more" in missing[-1].message
+    assert_sentences(d)
+
+
+def test_title_with_terminal_escapes_is_a_warning():
+    f = dataclasses.replace(healthy(), bootloader=grub(entry(0, CUR), entry(1, OLD, title="\x1b[2JCentOS\x07")))
+    d = diagnose(f)
+    assert ("BOOT_ENTRY_TITLE_UNSAFE", W) in codes(d) and d.bootable
+
+
+def test_unreadable_rpm_database_is_a_warning():
+    f = dataclasses.replace(healthy(), rpmdb_read=False, rpmdb_error="database disk image is malformed")
+    d = diagnose(f)
+    assert ("RPMDB_UNREADABLE", W) in codes(d) and "malformed" in finding(d, "RPMDB_UNREADABLE").message
+
+
+def test_a_non_rpm_guest_is_not_sent_to_reinstall_kernel():
+    f = dataclasses.replace(seed_only_plus(), os=dataclasses.replace(el5(), distro="debian", package_format="deb"))
+    d = diagnose(f)
+    assert not any(x.action.startswith("vmrescue reinstall-kernel") for x in d.findings)
+    assert any("package manager" in x.action and "RPM-based guests only" in x.action for x in d.findings)
+
+
+def test_repair_blockers():
+    from rescue.rules import repair_blocker
+    assert repair_blocker(diagnose(healthy())) is None
+    assert repair_blocker(diagnose(dataclasses.replace(healthy(), in_use="x"))).code == "IMAGE_IN_USE"
+    assert repair_blocker(diagnose(dataclasses.replace(healthy(), unmounted=("/boot",)))).code == "BOOT_UNREADABLE"
