@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,8 +125,10 @@ def default_initrd_name(uname_r: str, el_major: int) -> str:
 # --- refusing unsafe values ------------------------------------------------------
 
 def _shown(text: str, limit: int = 60) -> str:
-    """A value as it can be quoted in a message: control characters as '?'."""
+    """A value as it can be quoted in a message: control characters, and the bidi overrides
+    and other format characters that would reorder the terminal's line, as '?'."""
     text = _UNSAFE_OR_TAB.sub("?", text)
+    text = "".join("?" if unicodedata.category(c) in ("Cf", "Zl", "Zp") else c for c in text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

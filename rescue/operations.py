@@ -11,8 +11,8 @@ from rescue import appliance, fleet, inspection, rules
 from rescue.appliance import Guest
 from rescue.errors import Exit, RescueError
 from rescue.gather import Gatherer
-from rescue.imageformat import ImageInfo, check_not_in_use, probe
-from rescue.model import Diagnosis, GuestFacts
+from rescue.imageformat import ImageInfo, check_can_write, probe
+from rescue.model import Diagnosis
 from rescue.repair import ReinstallOptions, ReinstallResult, reinstall
 
 
@@ -136,7 +136,7 @@ def reinstall_kernel(info: ImageInfo, repair: ReinstallOptions, options: Applian
                      status: Callable[[str], None]) -> ReinstallResult:
     """The whole repair in one appliance launch; a dry run writes only to a throw-away overlay."""
     if not repair.dry_run:
-        check_not_in_use(info)
+        check_can_write(info)
     with Guest([info], write=not repair.dry_run, accel=options.accel, verbose=options.verbose,
                status=status, launch_timeout=options.launch_timeout) as guest:
         status("Inspecting " + info.path)

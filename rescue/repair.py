@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from rescue import __version__, grubrender, initrd, inspection, rules
+from rescue import __version__, grubrender, initrd, inspection, report, rules
 from rescue.appliance import Guest
 from rescue.devices import resolve_grub_path
 from rescue.errors import Exit, RescueError
@@ -36,6 +36,7 @@ GRUB_CONF = "/boot/grub/grub.conf"
 GUEST_TMP_RPM = "/tmp/vmrescue-kernel.rpm"
 GUEST_YUM_CACHE = "/var/cache/yum"
 GUEST_KEYS_DIR = "/etc/pki/rpm-gpg"
+GRUB_CONF_READ_LIMIT = 4 * 1024 * 1024
 _ALIAS = re.compile(r"^\s*alias\s+(scsi_hostadapter\d*|eth\d+)\s+(\S+)", re.MULTILINE)
 
 Status = Callable[[str], None]
@@ -188,10 +189,12 @@ class KernelReinstall:
 
     def _run(self) -> ReinstallResult:
         before = self._diagnose()
+        self._refuse_unsafe(before)
         target, why = choose_target(before, self.options.kernel)
         self.log.step("target", f"kernel {target} ({why})")
         rpm = self._find_and_verify(target)
         initrd_tool = self._initrd_tool()
+        self._preflight_grub_conf(target, before.facts)
         # Everything above only read (the guest is mounted read-only): a refusal
         # leaves the image's bytes as they were. From here on we write.
         self.guest.remount_writable(self.os)
@@ -404,11 +407,29 @@ class KernelReinstall:
                 return GRUB_CONF
         return GRUB_CONF
 
-    def _rewrite_bootloader(self, target: str, facts: GuestFacts) -> str:
-        if facts.bootloader.kind == "grub2" or self.os.major >= 7:
-            return self._grub2(target)
+    def _refuse_unsafe(self, before: Diagnosis) -> None:
+        """Refuse, while nothing is written, a guest diagnose found unsafe to write (rules.repair_blocker)."""
+        blocker = rules.repair_blocker(before)
+        if blocker is not None:
+            # the message quotes guest text (symlink targets): made inert for the terminal
+            raise RescueError("REPAIR_REFUSED", f"{self.image}: {report.clean(blocker.message)} Nothing was written.",
+                              report.clean(blocker.action), Exit.REFUSED)
+
+    def _preflight_grub_conf(self, target: str, facts: GuestFacts) -> None:
+        """Plan grub.conf before writing anything, so that what the plan refuses is refused in time."""
+        if not (facts.bootloader.kind == "grub2" or self.os.major >= 7):
+            self._plan_grub_conf(target, facts)
+
+    def _plan_grub_conf(self, target: str, facts: GuestFacts):
+        """(path, current text, plan) of the new grub.conf; raises what the plan refuses."""
         path = self._grub_conf_path()
-        current = self.guest.read_text(path) if self.guest.is_file(path) else None
+        if self.guest.is_file(path) and self.guest.size(path) > GRUB_CONF_READ_LIMIT:
+            raise RescueError("GRUB_CONF_TOO_LARGE",
+                              f"{self.image}: {path} is {self.guest.size(path)} bytes; vmrescue rewrites only a "
+                              f"grub.conf it reads whole ({GRUB_CONF_READ_LIMIT} bytes at most); nothing was written.",
+                              f"Cut {path} back to its real entries (or move it away so that a fresh one is "
+                              "written) and run again.", Exit.REFUSED)
+        current = self.guest.read_text(path, GRUB_CONF_READ_LIMIT) if self.guest.is_file(path) else None
         grub_root = grub_root_for(self.os, self.first_disk)
         root_spec = next((spec for spec, mp, _ in facts.fstab if mp == "/"), None)
         backup = backup_name(path, self.stamp) if backup_name(path, self.stamp) in self.log.backups else None
@@ -425,6 +446,12 @@ class KernelReinstall:
             written_by=f"vmrescue {__version__} reinstall-kernel, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
             backup_path=backup, splash_exists=self.guest.is_file("/boot/grub/splash.xpm.gz"),
         )
+        return path, current, plan
+
+    def _rewrite_bootloader(self, target: str, facts: GuestFacts) -> str:
+        if facts.bootloader.kind == "grub2" or self.os.major >= 7:
+            return self._grub2(target)
+        path, current, plan = self._plan_grub_conf(target, facts)
         # Atomic replace: a run killed at any moment leaves the old or the new file, never half of one.
         tmp = posixpath.join(posixpath.dirname(path), ".grub.conf.vmrescue-tmp")
         self.guest.write_file(tmp, plan.text.encode())
@@ -503,6 +530,9 @@ def reinstall(guest: Guest, image: str, options: ReinstallOptions, status: Statu
     """Inspect the single OS on `guest`'s only image, mount it read-write and repair it."""
     found = inspection.inspect_disk(guest, guest.devices()[0])
     roots = [os_info.root for os_info in found.roots]
+    refused = inspection.no_root_error(image, found)     # Windows, LUKS: say so, not just "no OS"
+    if refused is not None:
+        raise refused
     if len(roots) != 1:
         raise RescueError("NO_OS" if not roots else "MULTIPLE_ROOTS",
                           f"{image}: {'no operating system' if not roots else f'{len(roots)} operating systems'} "

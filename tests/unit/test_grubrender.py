@@ -609,6 +609,7 @@ def test_bad_release_is_refused(uname_r):
      "line 14 (in the global settings) contains a NUL byte"),
     (CENTOS5_ANACONDA.replace("timeout=5", "timeout=5\rdefault=1"), "contains a carriage return"),
     (CENTOS5_ANACONDA.replace("#boot=/dev/sda", "#boot=/dev/sda\x1b]0;pwned\x07"), "escape character"),
+    (CENTOS5_ANACONDA.replace(f"title CentOS ({CUR})", f"title \u202eCentOS\x1b[0m ({CUR})"), "escape character"),
 ])
 def test_control_characters_in_the_guest_file_are_refused_naming_the_entry(text, fragment):
     with pytest.raises(RescueError) as excinfo:
@@ -616,6 +617,7 @@ def test_control_characters_in_the_guest_file_are_refused_naming_the_entry(text,
     err = refused(excinfo)
     assert fragment in err.message
     assert "\x1b" not in err.message and "\x00" not in err.message
+    assert "\u202e" not in err.message        # a bidi override would reorder the operator's terminal line
 
 
 def test_comments_inside_the_menu_are_not_checked_nor_kept():
