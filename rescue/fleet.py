@@ -12,7 +12,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from rescue.errors import Exit, RescueError
 
@@ -122,6 +122,16 @@ def short_names(paths: Sequence[str]) -> tuple[str, list[str]]:
         return "", list(paths)
     directory = directories.pop()
     return directory, [os.path.basename(p) for p in paths]
+
+
+def foreign_devices(devices: Sequence[str], disk: str, disk_of: Callable[[str], str | None]) -> list[str]:
+    """The devices among `devices` that are on a disk other than `disk`.
+
+    A guest's fstab resolved by libguestfs's inspection with several clones
+    attached can name another clone's /boot (same LABEL= or UUID=); its own
+    disk never does that. Devices whose disk is unknown are not counted.
+    """
+    return [device for device in devices if disk_of(device) not in (disk, None)]
 
 
 def available_memory() -> int | None:

@@ -89,19 +89,36 @@ def diagnose_images(infos: Sequence[ImageInfo], options: ApplianceOptions, progr
 def _diagnose_batch(infos: list[ImageInfo], options: ApplianceOptions, progress: Progress,
                     cancelled: threading.Event | None = None) -> list[ImageResult]:
     """One appliance launch for `infos`."""
+    results, alone = [], []
     with Guest(infos, accel=options.accel, verbose=options.verbose, status=progress.status,
                launch_timeout=options.launch_timeout) as guest:
-        results = []
         for info, disk in zip(infos, guest.devices()):
             if cancelled is not None and cancelled.is_set():
                 break
             progress.status(f"Inspecting {info.path}")
             if len(infos) > 1:
                 guest.lvm_only(disk)
-            result = _diagnose_one(guest, info, disk, inspection.inspect_disk(guest, disk))
+            found = inspection.inspect_disk(guest, disk)
+            if len(infos) > 1 and not found.fast and _borrows_from_other_disks(guest, found):
+                # libguestfs resolved this guest's fstab on another image (clones
+                # sharing filesystem UUIDs or labels): read it again on its own
+                progress.status(f"{info.path} shares filesystem labels or UUIDs with another image: "
+                                "diagnosing it in an appliance of its own")
+                alone.append(info)
+                continue
+            result = _diagnose_one(guest, info, disk, found)
             progress.image_done(result)
             results.append(result)
-        return results
+    for info in alone:
+        if cancelled is None or not cancelled.is_set():
+            results.extend(_diagnose_batch([info], options, progress, cancelled))
+    return results
+
+
+def _borrows_from_other_disks(guest: Guest, found: inspection.DiskInspection) -> bool:
+    """Whether a root's mountpoints, as libguestfs's inspection resolved them, lie on another disk."""
+    devices = [device for os_info in found.roots for _, device in os_info.mountpoints]
+    return bool(fleet.foreign_devices(devices, found.disk, guest.disk_of))
 
 
 def _diagnose_one(guest: Guest, info: ImageInfo, disk: str, found: inspection.DiskInspection) -> ImageResult:

@@ -79,7 +79,6 @@ MAX_HEADER_BYTES = 64 * 1024 * 1024      # a kernel header with its file list is
 MAX_PACKAGES = 200_000
 SQLITE_STEP_BUDGET = 50_000_000          # VM steps; a real rpmdb needs far fewer
 
-_HEADER_PREAMBLE = b"\x8e\xad\xe8\x01\0\0\0\0"
 
 # Berkeley DB constants (dbinc/db_page.h, dbinc/hash.h)
 _HASH_MAGIC = 0x061561
@@ -109,20 +108,12 @@ class InstalledPackages:
 
 # --- header blobs --------------------------------------------------------------
 
-def header_from_blob(blob: bytes) -> "rpmheader._Store":
+def header_from_blob(blob: bytes) -> rpmheader.HeaderStructure:
     """The header structure of an rpmdb blob, decoded lazily by rpmheader's reader.
 
     Raises rpmheader.RpmFormatError when the blob is not exactly one header.
     """
-    data = _HEADER_PREAMBLE + bytes(blob)
-    got = rpmheader._preamble(data, 0, "database header")
-    if got is None:
-        raise rpmheader.RpmFormatError(f"database header: {len(blob)} bytes is too short for a header")
-    nindex, hsize = got
-    need = 16 + nindex * 16 + hsize
-    if len(data) < need:
-        raise rpmheader.RpmFormatError(f"database header: claims {need - 8} bytes, the blob has {len(blob)}")
-    return rpmheader._Store(data, 0, "database header")
+    return rpmheader.read_header_blob(blob, "database header")
 
 
 def package_from_blob(blob: bytes) -> tuple[RpmPackage, str | None]:

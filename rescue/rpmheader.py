@@ -246,6 +246,21 @@ def _preamble(data: bytes, off: int, what: str) -> tuple[int, int] | None:
     return nindex, hsize
 
 
+def read_header_blob(blob: bytes, what: str = "database header") -> "HeaderStructure":
+    """A header structure as rpm's databases store it: without the 8 bytes of
+    magic and reserved space in front. Bounded like the rest of this reader;
+    RpmFormatError unless the blob is exactly one header (or more)."""
+    data = _HEADER_MAGIC + b"\0\0\0\0" + bytes(blob)
+    got = _preamble(data, 0, what)
+    if got is None:
+        raise RpmFormatError(f"{what}: {len(blob)} bytes is too short for a header")
+    nindex, hsize = got
+    need = _PREAMBLE + nindex * _ENTRY + hsize
+    if len(data) < need:
+        raise RpmFormatError(f"{what}: claims {need - 8} bytes, the blob has {len(blob)}")
+    return HeaderStructure(data, 0, what)
+
+
 def _check_lead(data: bytes) -> None:
     if data[:4] != _LEAD_MAGIC[:len(data[:4])]:
         raise RpmFormatError(f"not an RPM file: it starts with {data[:4].hex()}, "
@@ -295,7 +310,7 @@ def header_span(data_prefix: bytes) -> int:
 
 # --- decoding a header structure -----------------------------------------------
 
-class _Store:
+class HeaderStructure:
     """One header structure: its index, read eagerly (bounded by the entry
     count), and values decoded only on request."""
 
@@ -495,7 +510,7 @@ def parse_pgp_signature(blob: bytes, tag: str = "", header_only: bool = True) ->
 
 # --- the header ------------------------------------------------------------------
 
-def _files(h: _Store) -> tuple[RpmFile, ...]:
+def _files(h: HeaderStructure) -> tuple[RpmFile, ...]:
     basenames = h.strings(TAG_BASENAMES)
     if basenames is not None:
         dirnames = h.strings(TAG_DIRNAMES) or []
@@ -540,7 +555,7 @@ def _files(h: _Store) -> tuple[RpmFile, ...]:
     )
 
 
-def _provides(h: _Store) -> tuple[Provide, ...]:
+def _provides(h: HeaderStructure) -> tuple[Provide, ...]:
     names = h.strings(TAG_PROVIDENAME) or []
     flags = h.ints(TAG_PROVIDEFLAGS) or []
     versions = h.strings(TAG_PROVIDEVERSION) or []
@@ -552,7 +567,7 @@ def _provides(h: _Store) -> tuple[Provide, ...]:
     return tuple(out)
 
 
-def _signatures(sig: _Store) -> tuple[RpmSignature, ...]:
+def _signatures(sig: HeaderStructure) -> tuple[RpmSignature, ...]:
     out = []
     for tag, label, header_only in ((SIGTAG_RSA, "RSA", True), (SIGTAG_DSA, "DSA", True),
                                     (SIGTAG_PGP, "PGP", False), (SIGTAG_GPG, "GPG", False)):
@@ -583,8 +598,8 @@ def read_rpm_header(data: bytes) -> RpmHeader:
             raise RpmFormatError(f"the file is truncated: its headers need {got} bytes, "
                                  f"there are {len(data)}")
         main, end, _n_sig, _n_main = got
-        sig = _Store(data, LEAD_SIZE, "signature header")
-        h = _Store(data, main, "main header")
+        sig = HeaderStructure(data, LEAD_SIZE, "signature header")
+        h = HeaderStructure(data, main, "main header")
 
         name = h.string(TAG_NAME)
         version = h.string(TAG_VERSION)

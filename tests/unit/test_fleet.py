@@ -125,3 +125,10 @@ def test_short_names_drop_a_shared_directory():
     assert fleet.short_names(["/srv/vms/a.qcow2", "/srv/vms/b.vmdk"]) == ("/srv/vms", ["a.qcow2", "b.vmdk"])
     assert fleet.short_names(["/srv/a.qcow2", "/tmp/b.vmdk"]) == ("", ["/srv/a.qcow2", "/tmp/b.vmdk"])
     assert fleet.short_names(["/srv/a.qcow2"]) == ("", ["/srv/a.qcow2"])
+
+
+def test_foreign_devices_are_those_on_another_disk():
+    disks = {"/dev/sda1": "/dev/sda", "/dev/sdb1": "/dev/sdb", "/dev/VolGroup00/LogVol00": "/dev/sda"}
+    assert fleet.foreign_devices(["/dev/VolGroup00/LogVol00", "/dev/sdb1"], "/dev/sda", disks.get) == ["/dev/sdb1"]
+    assert fleet.foreign_devices(["/dev/VolGroup00/LogVol00", "/dev/sda1"], "/dev/sda", disks.get) == []
+    assert fleet.foreign_devices(["/dev/md0"], "/dev/sda", disks.get) == []      # unknown: not counted
