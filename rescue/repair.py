@@ -259,6 +259,8 @@ class KernelReinstall:
             if not rel.endswith(".rpm"):
                 continue
             path = f"{GUEST_YUM_CACHE}/{rel}"
+            if not self.guest.is_file(path):    # a FIFO named *.rpm would block the read for ever
+                continue
             try:
                 data = self.guest.read(path, 64 * 1024)
                 need = header_span(data)

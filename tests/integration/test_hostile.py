@@ -56,6 +56,7 @@ CORPUS = {
     "symlink-grub-conf": ("BOOT_SYMLINK", "/boot/grub/grub.conf is a symlink to /etc/shadow, outside /boot", False, 1),
     "symlink-vmlinuz": ("BOOT_SYMLINK", "is a symlink to /../../../etc/passwd, outside /boot", False, 1),
     "symlink-absolute-initrd": ("BOOT_SYMLINK", "is an absolute symlink", False, 1),
+    "yum-cache-traps": ("NO_BOOT_ENTRIES", "has no boot entries left", False, 1),
 }
 ERRORS = {"NOT_LINUX", "ENCRYPTED"}
 # fat-data makes libguestfs's own inspection run over every attached disk: it has a launch of its own.
@@ -228,7 +229,7 @@ def side_runs(corpus, diagnosed, tmp_path_factory):
     repair = ("reinstall-kernel", "--yes", "--nosignature", "--from", rpms)
     images = {name: _copy(corpus[name], work, name) for name in
               ("debian", "luks-root", "blank", "symlink-grub-conf", "grub-ansi-title", "boot-unreadable",
-               "grub-huge")}
+               "grub-huge", "yum-cache-traps")}
     images["killed-diagnose"] = _copy(corpus["grub-template-title"], work, "killed-diagnose")
     images["killed-repair"] = _copy(fixtures.image("el6-seed"), work, "killed-repair")
     kill = {"VMRESCUE_TEST_KILL_APPLIANCE_AT": "mounted"}
@@ -244,6 +245,9 @@ def side_runs(corpus, diagnosed, tmp_path_factory):
         "grub-ansi-title": ((*repair, "--kernel", EL6_PLUS, images["grub-ansi-title"]), None, "grub-ansi-title"),
         "boot-unreadable": ((*repair, "--kernel", EL6_PLUS, images["boot-unreadable"]), None, "boot-unreadable"),
         "grub-huge": ((*repair, "--kernel", EL6_PLUS, images["grub-huge"]), None, "grub-huge"),
+        # no --from: the guest's yum cache is searched, and holds a FIFO and a link to /dev/zero
+        "yum-cache-traps": (("reinstall-kernel", "--yes", "--nosignature", images["yum-cache-traps"]), None,
+                            "yum-cache-traps"),
         "killed-diagnose": (("diagnose", images["killed-diagnose"]), kill, "killed-diagnose"),
         "killed-repair": ((*repair, images["killed-repair"]), kill, "killed-repair"),
     }
@@ -293,6 +297,7 @@ def test_clones_around_a_disk_only_libguestfs_judges_keep_their_own_volumes(side
     ("grub-ansi-title", 5, "UNSAFE_GRUB_VALUE", "contains an escape character (ESC)"),
     ("boot-unreadable", 5, "REPAIR_REFUSED", "names no readable filesystem"),
     ("grub-huge", 5, "GRUB_CONF_TOO_LARGE", "vmrescue rewrites only a grub.conf it reads whole"),
+    ("yum-cache-traps", 5, "RPM_NOT_FOUND", f"No RPM of kernel {EL6_PLUS} for x86_64 was found"),
 ])
 def test_reinstall_refuses_before_writing(side_runs, case, status, code, says):
     proc, before, after, _ = side_runs[case]
