@@ -689,6 +689,10 @@ def boot_check(image: str, options: BootOptions, status: Status) -> BootCheck:
     qemu = check_tools()
     accel = resolve_accel(options.accel)
     info = probe(image, options.fmt, options.allow_backing)
+    if info.in_use:
+        # a second copy of a running VM would boot from a disk changing under it
+        raise RescueError("IMAGE_IN_USE", f"{image}: {info.in_use}; boot-check does not boot a running VM's disk.",
+                          "Shut the VM down first, or boot-check a copy taken while it was off.", Exit.IMAGE)
     workdir = tempfile.mkdtemp(prefix="vmrescue-boot-check-")
     notes: list[str] = []
     log_path = None

@@ -151,9 +151,10 @@ def _options() -> operations.ApplianceOptions:
 
 
 def _fail(exc: RescueError) -> None:
-    err.print(f"[bold red]vmrescue: error:[/bold red] {escape(exc.message)}")
+    # messages can quote the guest (tool output, file names): control characters made inert
+    err.print(f"[bold red]vmrescue: error:[/bold red] {escape(report.clean(exc.message))}")
     if exc.hint:
-        err.print(f"  hint: {escape(exc.hint)}")
+        err.print(f"  hint: {escape(report.clean(exc.hint))}")
 
 
 @app.command(epilog=EXIT_CODES_HELP)

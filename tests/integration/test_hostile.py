@@ -333,6 +333,16 @@ def test_reinstall_refuses_a_running_vms_disk(running_vm):
     assert sha256(running_vm) == before
 
 
+def test_boot_check_refuses_a_running_vms_disk(running_vm):
+    before = sha256(running_vm)
+    proc = vmrescue("boot-check", running_vm)
+    assert proc.returncode == 3, proc.stderr
+    line = one_line_error(proc, "does not boot a running VM's disk")
+    assert "write lock" in line
+    assert "Starting the libguestfs appliance" not in proc.stderr
+    assert sha256(running_vm) == before
+
+
 def test_reinstall_refuses_a_read_only_image(corpus, tmp_path):
     image = _copy(fixtures.image("el6-seed"), tmp_path, "read-only")
     image.chmod(0o444)

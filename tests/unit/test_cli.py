@@ -95,3 +95,13 @@ def test_missing_libguestfs_binding_names_the_package(tmp_path):
                           cwd=REPO, timeout=120, env={**os.environ, "PYTHONPATH": f"{shadow}:{REPO}"})
     assert proc.returncode == 4, proc.stderr
     assert "python3-guestfs" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_error_lines_make_guest_control_characters_inert(capsys):
+    from rescue import cli
+    from rescue.errors import RescueError
+    cli._fail(RescueError("INITRD_FAILED", "dracut said: \x1b[2J\x1b]0;owned\x07 done\nnext", "see \u202egnp.exe"))
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err
+    assert "\\x1b[2J" in err and "\\u202e" in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 2      # the message and the hint
