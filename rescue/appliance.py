@@ -319,26 +319,6 @@ class Guest:
     def canonical_device(self, device: str) -> str:
         return self.g.canonical_device_name(device)
 
-    def filesystem_table(self, disk: str | None = None) -> list[tuple[str, str, str, str]]:
-        """(device, fstype, label, uuid) of the partitions of `disk` (all disks if None) and the visible LVs.
-
-        Built from vfs_type/label/uuid per device: libguestfs's list_filesystems
-        costs seconds under TCG, these calls a fraction of one each.
-        """
-        pattern = re.compile(rf"^{re.escape(disk)}\d+$") if disk else None
-        devices = [p for p in self.g.list_partitions() if pattern is None or pattern.match(p)]
-        table = []
-        for device in devices + self.g.lvs():
-            try:
-                fstype = self.g.vfs_type(device)
-            except RuntimeError:
-                continue
-            if fstype in ("", "LVM2_member", "swap", "unknown"):
-                table.append((device, fstype, "", ""))
-                continue
-            table.append((device, fstype, self.vfs_label(device), self.vfs_uuid(device)))
-        return table
-
     def lvm_only(self, disk: str | None) -> None:
         """Let LVM see only `disk` (None: every disk again).
 

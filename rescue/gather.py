@@ -13,6 +13,7 @@ from typing import Iterable
 
 from rescue import bzimage, grubconf, initrd, kernels, modinfo, rpmdb, yumconf
 from rescue.appliance import Guest
+from rescue.inspection import DiskInspection
 from rescue.devices import (
     Filesystem, boot_symlink_problem, parse_fstab, partition_name, resolve_grub_path, resolve_spec,
     symlink_target_path,
@@ -40,19 +41,17 @@ SYMLINK_HOPS = 8
 class Gatherer:
     """Facts about one OS root of an image attached to `guest`."""
 
-    def __init__(self, guest: Guest, image: str, os_info: OsInfo, first_disk: str,
-                 filesystems: list[Filesystem] | None = None, lvs: list[str] | None = None,
-                 read_rpmdb: bool = False):
+    def __init__(self, guest: Guest, image: str, os_info: OsInfo, disk: DiskInspection):
         self.guest = guest
         self.image = image
         self.os = os_info
-        self.first_disk = first_disk
-        # from rescue.inspection when the caller has them: no second scan of the disk
-        self.filesystems = filesystems
-        self.lvs = lvs
-        # True after rescue.inspection's fast path, where libguestfs's inspect_os
+        self.first_disk = disk.disk
+        # the disk's volumes as rescue.inspection found them: no second scan
+        self.filesystems = disk.filesystems
+        self.lvs = disk.lvs
+        # True after inspection's fast path, where libguestfs's inspect_os
         # (which inspect_list_applications2 needs) did not run.
-        self.read_rpmdb = read_rpmdb
+        self.read_rpmdb = disk.fast
         self.notes: list[str] = []
         self.rpmdb_error: str | None = None
         self.boot_symlinks: tuple[BootSymlink, ...] = ()
@@ -68,10 +67,6 @@ class Gatherer:
         self.notes = [f"could not mount {failure}" for failure in unmounted]
         self.boot_symlinks = self._boot_symlinks()
         self._bad_links = {link.path for link in self.boot_symlinks}
-        if self.filesystems is None:
-            self.filesystems = [Filesystem(*row) for row in self.guest.filesystem_table(self.first_disk)]
-        if self.lvs is None:
-            self.lvs = self.guest.lvs()
         filesystems, lvs = self.filesystems, self.lvs
         packages, rpmdb_read = self._kernel_packages()
         vmlinuz = self._vmlinuz_files()

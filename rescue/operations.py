@@ -106,7 +106,7 @@ def _diagnose_batch(infos: list[ImageInfo], options: ApplianceOptions, progress:
                                 "diagnosing it in an appliance of its own")
                 alone.append(info)
                 continue
-            result = _diagnose_one(guest, info, disk, found)
+            result = _diagnose_one(guest, info, found)
             progress.image_done(result)
             results.append(result)
     for info in alone:
@@ -121,7 +121,7 @@ def _borrows_from_other_disks(guest: Guest, found: inspection.DiskInspection) ->
     return bool(fleet.foreign_devices(devices, found.disk, guest.disk_of))
 
 
-def _diagnose_one(guest: Guest, info: ImageInfo, disk: str, found: inspection.DiskInspection) -> ImageResult:
+def _diagnose_one(guest: Guest, info: ImageInfo, found: inspection.DiskInspection) -> ImageResult:
     roots = [os_info.root for os_info in found.roots]
     if not roots:
         refused = inspection.no_root_error(info.path, found)     # Windows, LUKS: nothing to diagnose
@@ -134,8 +134,7 @@ def _diagnose_one(guest: Guest, info: ImageInfo, disk: str, found: inspection.Di
                           f"{info.path}: {len(roots)} operating systems found ({', '.join(roots)}).",
                           "vmrescue handles one OS per disk image; inspect the others by hand with virt-inspector.")
         return ImageResult(info.path, info.format, error=err)
-    facts = Gatherer(guest, info.path, found.roots[0], first_disk=disk,
-                     filesystems=found.filesystems, lvs=found.lvs, read_rpmdb=found.fast).gather()
+    facts = Gatherer(guest, info.path, found.roots[0], found).gather()
     return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
 
 

@@ -214,8 +214,7 @@ class KernelReinstall:
                                self.log, self.options.dry_run)
 
     def _diagnose(self) -> Diagnosis:
-        facts = Gatherer(self.guest, self.image, self.os, self.first_disk, filesystems=self.disk.filesystems,
-                         lvs=self.disk.lvs, read_rpmdb=self.disk.fast).gather_mounted()
+        facts = Gatherer(self.guest, self.image, self.os, self.disk).gather_mounted()
         return rules.diagnose(facts)
 
     # --- finding the package ----------------------------------------------------
