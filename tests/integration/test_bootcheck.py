@@ -12,7 +12,6 @@ under TCG) plus the boot itself, so each CLI test boots once:
 qemu's own handling (timeout, Ctrl-C, KVM falling back to TCG) is also tested
 directly on run_qemu/boot_overlay, without the appliance, in a few seconds.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -31,14 +30,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 QEMU = shutil.which("qemu-system-x86_64")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def run_vmrescue(*args, env=None, timeout=900):
@@ -78,7 +69,7 @@ def no_boot_code() -> Path:
 
 def test_bootable_fixture_reaches_its_marker_with_the_expected_kernel(bootable, tmp_path):
     release = fixtures.bootable_kernel_release()
-    before = sha256(bootable)
+    before = fixtures.file_sha256(bootable)
     log = tmp_path / "console.log"
     started = time.monotonic()
     proc = run_vmrescue("boot-check", "--json", "--expect-kernel", release, "--keep-log", str(log), str(bootable))
@@ -101,7 +92,7 @@ def test_bootable_fixture_reaches_its_marker_with_the_expected_kernel(bootable, 
     assert doc["console_log"] == str(log)
     text = log.read_text()
     assert f"VMRESCUE-BOOT-OK kernel={release}" in text and "\x1b" not in text
-    assert sha256(bootable) == before, "boot-check changed the image"
+    assert fixtures.file_sha256(bootable) == before, "boot-check changed the image"
     print(f"\nboot-check of el6-bootable: {elapsed:.0f} s in all, overlay {doc['overlay']['seconds']} s, "
           f"boot {doc['boot']['seconds']} s ({doc['boot']['accel']})")
 
@@ -111,17 +102,17 @@ def test_after_yums_erase_the_guest_stops_at_the_grub_prompt(bootable, tmp_path)
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(bootable), str(scratch)],
                    check=True)
     fixtures.break_like_seed(scratch)
-    before = sha256(scratch)
+    before = fixtures.file_sha256(scratch)
     proc = run_vmrescue("boot-check", "--allow-backing", str(scratch))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "DOES NOT BOOT: stopped at stage bootloader" in proc.stdout
     assert "GRUB_PROMPT: GRUB stopped at its command prompt" in proc.stdout
     assert "console: grub>" in proc.stdout
-    assert sha256(scratch) == before
+    assert fixtures.file_sha256(scratch) == before
 
 
 def test_an_mbr_without_boot_code_is_named(no_boot_code):
-    before = sha256(no_boot_code)
+    before = fixtures.file_sha256(no_boot_code)
     proc = run_vmrescue("boot-check", "--json", str(no_boot_code))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
@@ -132,7 +123,7 @@ def test_an_mbr_without_boot_code_is_named(no_boot_code):
     assert doc["boot"]["ended"] == "verdict" and doc["boot"]["seconds"] < 60
     # its EL5 host-only initrd has only mptspi, which qemu cannot emulate: said, not hidden
     assert any("mptspi" in note for note in doc["notes"])
-    assert sha256(no_boot_code) == before
+    assert fixtures.file_sha256(no_boot_code) == before
 
 
 def test_timeout_kills_and_reaps_qemu(no_boot_code, tmp_path):

@@ -4,7 +4,6 @@ Images of different layouts (distinct LVM volume group names) share one
 appliance launch; el5 scenarios all use VolGroup00, so each needs its own.
 Every image is hashed before and after: diagnose must never change a byte.
 """
-import hashlib
 import json
 import os
 import subprocess
@@ -54,14 +53,6 @@ BATCHES = [
 ]
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def image_files(path: Path) -> list[Path]:
     """The image and, for an ESX descriptor, its -flat extent."""
     flat = path.with_name(path.stem + "-flat.vmdk")
@@ -79,7 +70,7 @@ def reports():
     out = {}
     for batch in BATCHES:
         paths = [fixtures.image(name, EXPECTED[name][0]) for name in batch]
-        before = {p: [sha256(f) for f in image_files(p)] for p in paths}
+        before = {p: [fixtures.file_sha256(f) for f in image_files(p)] for p in paths}
         proc = run_vmrescue("diagnose", "--json", *map(str, paths))
         assert proc.returncode in (0, 1), proc.stderr
         doc = json.loads(proc.stdout)
@@ -87,7 +78,7 @@ def reports():
         assert doc["schema"] == "vmrescue.report/1"
         assert [img["path"] for img in doc["images"]] == [str(p) for p in paths]
         for name, path, entry in zip(batch, paths, doc["images"]):
-            after = [sha256(f) for f in image_files(path)]
+            after = [fixtures.file_sha256(f) for f in image_files(path)]
             out[name] = (entry, before[path], after, proc.returncode, proc.stderr)
     return out
 

@@ -12,7 +12,6 @@ Appliance launches are what cost (15-20 s each under TCG), so:
 - refusals that come before any launch (a running VM, a read-only file, a full
   host filesystem) are checked one by one: they take a second each.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -65,14 +64,6 @@ ERRORS = {"NOT_LINUX", "ENCRYPTED"}
 def vmrescue(*args, env=None, timeout=TIMEOUT):
     return subprocess.run([sys.executable, "-m", "rescue", "--accel", "tcg", *map(str, args)], capture_output=True,
                           text=True, cwd=REPO, timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def one_line_error(proc, code_words: str) -> str:
@@ -130,11 +121,11 @@ def corpus():
 @pytest.fixture(scope="module")
 def diagnosed(corpus, running_vm):
     paths = [corpus[name] for name in CORPUS] + [running_vm]
-    before = {p: sha256(p) for p in paths}
+    before = {p: fixtures.file_sha256(p) for p in paths}
     t0 = time.monotonic()
     proc = vmrescue("diagnose", "--json", *paths)
     seconds = time.monotonic() - t0
-    after = {p: sha256(p) for p in paths}
+    after = {p: fixtures.file_sha256(p) for p in paths}
     doc = json.loads(proc.stdout)
     return {"proc": proc, "doc": doc, "before": before, "after": after, "seconds": seconds}
 
@@ -254,10 +245,10 @@ def side_runs(corpus, diagnosed, tmp_path_factory):
 
     def one(name):
         args, env, image = runs[name]
-        before = sha256(images[image]) if image else None
+        before = fixtures.file_sha256(images[image]) if image else None
         t0 = time.monotonic()
         proc = vmrescue(*args, env=env)
-        return name, proc, before, sha256(images[image]) if image else None, time.monotonic() - t0
+        return name, proc, before, fixtures.file_sha256(images[image]) if image else None, time.monotonic() - t0
 
     with ThreadPoolExecutor(max_workers=2) as pool:        # two cores: two TCG appliances at a time
         return {name: rest for name, *rest in pool.map(one, runs)}
@@ -323,35 +314,35 @@ def test_appliance_killed_mid_command(side_runs, case):
 # --- refusals before any launch ---------------------------------------------------------------
 
 def test_reinstall_refuses_a_running_vms_disk(running_vm):
-    before = sha256(running_vm)
+    before = fixtures.file_sha256(running_vm)
     t0 = time.monotonic()
     proc = vmrescue("reinstall-kernel", "--yes", "--nosignature", "--from", fixtures.rpms_dir(), running_vm)
     assert proc.returncode == 5, proc.stderr
     line = one_line_error(proc, "a VM is using it")
     assert "write lock" in line
     assert "Starting the libguestfs appliance" not in proc.stderr and time.monotonic() - t0 < 60
-    assert sha256(running_vm) == before
+    assert fixtures.file_sha256(running_vm) == before
 
 
 def test_boot_check_refuses_a_running_vms_disk(running_vm):
-    before = sha256(running_vm)
+    before = fixtures.file_sha256(running_vm)
     proc = vmrescue("boot-check", running_vm)
     assert proc.returncode == 3, proc.stderr
     line = one_line_error(proc, "does not boot a running VM's disk")
     assert "write lock" in line
     assert "Starting the libguestfs appliance" not in proc.stderr
-    assert sha256(running_vm) == before
+    assert fixtures.file_sha256(running_vm) == before
 
 
 def test_reinstall_refuses_a_read_only_image(corpus, tmp_path):
     image = _copy(fixtures.image("el6-seed"), tmp_path, "read-only")
     image.chmod(0o444)
-    before = sha256(image)
+    before = fixtures.file_sha256(image)
     proc = vmrescue("reinstall-kernel", "--yes", "--nosignature", "--from", fixtures.rpms_dir(), image)
     assert proc.returncode == 5, proc.stderr
     one_line_error(proc, "the file is read-only (mode 0444); nothing was written")
     assert "Starting the libguestfs appliance" not in proc.stderr
-    assert sha256(image) == before and (image.stat().st_mode & 0o777) == 0o444
+    assert fixtures.file_sha256(image) == before and (image.stat().st_mode & 0o777) == 0o444
 
 
 @pytest.fixture
@@ -378,9 +369,9 @@ def test_reinstall_refuses_when_the_host_filesystem_is_full(full_tmpfs):
                 f.flush()
         except OSError:
             pass
-    before = sha256(image)
+    before = fixtures.file_sha256(image)
     proc = vmrescue("reinstall-kernel", "--yes", "--nosignature", "--from", fixtures.rpms_dir(), image)
     assert proc.returncode == 5, proc.stderr
     one_line_error(proc, "MiB free, and a kernel reinstall may add up to 512 MiB to the image; nothing was written")
     assert "Starting the libguestfs appliance" not in proc.stderr
-    assert sha256(image) == before
+    assert fixtures.file_sha256(image) == before

@@ -5,7 +5,6 @@ cached fixture, through the real CLI and the real appliance. The busybox
 guests have no rpm, so these exercise the host-extraction path; the guest-rpm
 path runs on the debootstrap guest in the end-to-end test.
 """
-import hashlib
 import json
 import os
 import subprocess
@@ -37,13 +36,8 @@ def copy_image(name: str, fmt: str, dest: Path) -> Path:
 
 
 def digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for f in [path, path.with_name(path.stem + "-flat.vmdk")]:
-        if f.exists():
-            with open(f, "rb") as stream:
-                for block in iter(lambda: stream.read(1 << 20), b""):
-                    h.update(block)
-    return h.hexdigest()
+    """The image's bytes, with the flat extent of an ESX descriptor."""
+    return fixtures.file_sha256(*[f for f in (path, path.with_name(path.stem + "-flat.vmdk")) if f.exists()])
 
 
 @pytest.fixture(scope="module")
