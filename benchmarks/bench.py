@@ -129,7 +129,6 @@ def bench(b: Bench, runs: int, image_format: str, parts: str, virt_inspector: bo
     one = str(fixtures.image(ONE, image_format))
     eight = [str(fixtures.image(name, image_format)) for name in EIGHT]
     rpms = str(fixtures.rpms_dir())
-    kind = "cli"
     res: dict = {}
 
     print(f"(a) floor: bare appliance launch + shutdown, {runs} runs", flush=True)
@@ -139,17 +138,17 @@ def bench(b: Bench, runs: int, image_format: str, parts: str, virt_inspector: bo
 
     if "b" in parts:
         print(f"(b) vmrescue diagnose {ONE}, {runs} runs", flush=True)
-        res["diagnose_one"] = [b.measured(f"diagnose {ONE}", kind, ["diagnose", "--json", one]) for _ in range(runs)]
+        res["diagnose_one"] = [b.measured(f"diagnose {ONE}", "cli", ["diagnose", "--json", one]) for _ in range(runs)]
         save(res)
 
     if "c" in parts:
         print(f"(c) vmrescue diagnose on {len(EIGHT)} images, one run, --jobs 1", flush=True)
-        res["diagnose_eight"] = b.measured("diagnose x8", kind, ["diagnose", "--json", "--jobs", "1", *eight])
+        res["diagnose_eight"] = b.measured("diagnose x8", "cli", ["diagnose", "--json", "--jobs", "1", *eight])
         save(res)
         jobs = default_jobs(len(EIGHT), os.cpu_count(), available_memory())
         if jobs > 1:
             print(f"(c) vmrescue diagnose on {len(EIGHT)} images, one run, default --jobs ({jobs} here)", flush=True)
-            res["diagnose_eight_jobs"] = b.measured(f"diagnose x8 --jobs {jobs}", kind, ["diagnose", "--json", *eight])
+            res["diagnose_eight_jobs"] = b.measured(f"diagnose x8 --jobs {jobs}", "cli", ["diagnose", "--json", *eight])
             res["diagnose_eight_jobs"]["jobs"] = jobs
             save(res)
         if virt_inspector:
@@ -162,7 +161,7 @@ def bench(b: Bench, runs: int, image_format: str, parts: str, virt_inspector: bo
     if "d" in parts:
         print(f"(d) vmrescue reinstall-kernel on an overlay of {ONE}", flush=True)
         overlay = fixtures.overlay(ONE, b.work / "reinstall")
-        res["reinstall"] = b.measured("reinstall-kernel", kind, ["reinstall-kernel", "--allow-backing",
+        res["reinstall"] = b.measured("reinstall-kernel", "cli", ["reinstall-kernel", "--allow-backing",
                                                                  "--nosignature", "--yes", "--from", rpms,
                                                                  str(overlay)], ok=(0,))
         save(res)
