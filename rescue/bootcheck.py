@@ -38,7 +38,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from rescue import console, grubconf, initrd, inspection, kernels
+from rescue import console, grubconf, inspection
+from rescue.kernel import bootfiles as kernels, initramfs as initrd
 from rescue.appliance import DEFAULT_LAUNCH_TIMEOUT, Guest, broken_kvm_reason, resolve_accel
 from rescue.console import BootResult
 from rescue.errors import Exit, RescueError

@@ -11,7 +11,12 @@ import posixpath
 from dataclasses import replace
 from typing import Iterable
 
-from rescue import bzimage, grubconf, initrd, kernels, modinfo, rpmdb, yumconf
+from rescue import grubconf
+from rescue.distro import yum as yumconf
+from rescue.distro.redhat_naming import is_kernel_package
+from rescue.kernel import bzimage, initramfs as initrd, inventory as kernels, modinfo
+from rescue.kernel.bootfiles import release_from_boot_name
+from rescue.rpm import database as rpmdb
 from rescue.appliance import Guest
 from rescue.inspection import DiskInspection
 from rescue.devices import (
@@ -195,7 +200,7 @@ class Gatherer:
     def _initrd_files(self) -> list[InitrdFile]:
         found = []
         for name in self._boot_names():
-            release = kernels.release_from_boot_name(name)
+            release = release_from_boot_name(name)
             if release is None or not (name.startswith("initrd-") or name.startswith("initramfs-")):
                 continue
             path = f"/boot/{name}"
@@ -282,7 +287,7 @@ class Gatherer:
         return [
             RpmPackage(name=a["app2_name"], epoch=int(a["app2_epoch"] or 0), version=a["app2_version"],
                        release=a["app2_release"], arch=a["app2_arch"])
-            for a in apps if kernels.is_kernel_package(a["app2_name"])
+            for a in apps if is_kernel_package(a["app2_name"])
         ], True
 
     # --- bootloader ---------------------------------------------------------

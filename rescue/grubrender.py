@@ -41,8 +41,8 @@ from rescue.grubconf import (
     parse_grub_legacy,
     split_grub_path,
 )
-from rescue.kernels import release_from_boot_name
-from rescue.versions import compare_uname_r
+from rescue.kernel.bootfiles import release_from_boot_name
+from rescue.rpm.vercmp import compare_uname_r
 
 __all__ = [
     "GrubPlan",

@@ -27,10 +27,11 @@ from rescue.devices import resolve_grub_path
 from rescue.errors import Exit, RescueError
 from rescue.gather import Gatherer
 from rescue.model import Diagnosis, GuestFacts, OsInfo
-from rescue.rpmheader import RpmFormatError, header_span, kernel_uname_r, read_rpm_header
-from rescue.rpmpayload import payload_tar
-from rescue.rpmsources import FoundRpm, find_in_repo, scan_paths, select
-from rescue.rpmverify import VerifiedRpm, check_candidate, split_armored_keys, verify_rpm
+from rescue.rpm.header import RpmFormatError, header_span, kernel_uname_r, read_rpm_header
+from rescue.rpm.payload import payload_tar
+from rescue.rpm.sources import FoundRpm, scan_paths, select
+from rescue.rpm.repodata import find_in_repo
+from rescue.rpm.verify import VerifiedRpm, check_candidate, split_armored_keys, verify_rpm
 
 GRUB_CONF = "/boot/grub/grub.conf"
 GUEST_TMP_RPM = "/tmp/vmrescue-kernel.rpm"
@@ -510,7 +511,7 @@ class KernelReinstall:
 
 
 def rules_package(uname_r: str, arch: str) -> str:
-    from rescue.versions import package_file_for
+    from rescue.distro.redhat_naming import package_file_for
     try:
         return package_file_for(uname_r, arch)
     except ValueError:

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from rescue import __version__
 from rescue.errors import RescueError
-from rescue.kernels import newest_first
+from rescue.kernel.inventory import newest_first
 from rescue.model import BootEntry, Diagnosis, Finding, GuestFacts, Kernel, Severity
 from rescue.rules import default_index, entry_file_release, needs_repair
 

@@ -12,13 +12,15 @@ import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rescue.kernels import booted_release, is_kernel_package, newest_first, release_from_boot_name
+from rescue.kernel.inventory import booted_release, is_kernel_package, newest_first
+from rescue.kernel.bootfiles import release_from_boot_name
 from rescue.model import (
     BootEntry, Diagnosis, Finding, GuestFacts, Kernel, RecommendedKernel, RpmPackage, Severity,
     ThirdPartyModule,
 )
-from rescue.versions import compare_uname_r, package_file_for, uname_r_for
-from rescue.yumconf import kernel_events, package_from_log, package_name_from_log
+from rescue.rpm.vercmp import compare_uname_r
+from rescue.distro.redhat_naming import package_file_for, uname_r_for
+from rescue.distro.yum import kernel_events, package_from_log, package_name_from_log
 
 Rule = Callable[[GuestFacts], Iterable[Finding]]
 

@@ -24,10 +24,11 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from rescue import inspection, rpmdb
+from rescue import inspection
+from rescue.rpm import database as rpmdb
 from rescue.appliance import Guest
 from rescue.imageformat import probe
-from rescue.kernels import is_kernel_package
+from rescue.kernel.inventory import is_kernel_package
 
 pytestmark = pytest.mark.integration
 

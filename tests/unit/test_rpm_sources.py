@@ -22,12 +22,12 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_rpmheader import OTHER, TARGET, needs_rpmbuild, rpm_query, shared_rpms  # noqa: E402
+from test_rpm_header import OTHER, TARGET, needs_rpmbuild, rpm_query, shared_rpms  # noqa: E402
 
 from rescue.errors import Exit, RescueError  # noqa: E402
-from rescue.rpmheader import read_rpm_header  # noqa: E402
-from rescue.rpmsources import (FoundRpm, RepoPackage, find_in_repo, repo_candidates,  # noqa: E402
-                               repo_select, scan_paths, select)
+from rescue.rpm.header import read_rpm_header  # noqa: E402
+from rescue.rpm.sources import FoundRpm, scan_paths, select
+from rescue.rpm.repodata import RepoPackage, find_in_repo, repo_candidates, repo_select
 
 pytestmark = needs_rpmbuild
 

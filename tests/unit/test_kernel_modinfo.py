@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from rescue.modinfo import read_modinfo, vermagic_release
+from rescue.kernel.modinfo import read_modinfo, vermagic_release
 
 MODULE_C = r"""
 static const char __vm[] __attribute__((section(".modinfo"), used)) =

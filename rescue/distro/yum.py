@@ -14,7 +14,7 @@ import re
 from typing import Iterable
 
 from rescue.model import YumEvent, YumRepo
-from rescue.versions import KNOWN_ARCHES, is_kernel_package
+from rescue.distro.redhat_naming import KNOWN_ARCHES, is_kernel_package
 
 __all__ = [
     "parse_yum_log",

@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from rescue.bzimage import make_bzimage_header, read_kernel_version, release_of
+from rescue.kernel.bzimage import make_bzimage_header, read_kernel_version, release_of
 
 EL5 = "2.6.18-274.el5 (mockbuild@builder10.centos.org) #1 SMP Fri Jul 22 04:43:29 EDT 2011"
 EL6 = "2.6.32-754.35.1.el6.x86_64 (mockbuild@x86-01.bsys.centos.org) #1 SMP Sat Nov 7 12:42:14 UTC 2020"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from rescue.model import YumEvent, YumRepo
-from rescue.yumconf import (
+from rescue.distro.yum import (
     kernel_events,
     package_from_log,
     package_name_from_log,

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from rescue.kernels import (
-    booted_release, is_kdump_initrd, is_kernel_package, join_kernels, newest_first, parse_boot_name,
-    release_from_boot_name,
+from rescue.kernel.inventory import (
+    booted_release,
+    is_kdump_initrd,
+    is_kernel_package,
+    join_kernels,
+    newest_first,
 )
+from rescue.kernel.bootfiles import parse_boot_name, release_from_boot_name
 from rescue.model import InitrdFile, Kernel, ModulesDir, RpmPackage, VmlinuzFile
 
 PLUS = "2.6.18-274.3.1.el5.centos.plus"

@@ -60,7 +60,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
-from rescue import rpmheader
+from rescue.distro.redhat_naming import is_kernel_package
+from rescue.rpm import structure
 from rescue.model import RpmPackage
 
 __all__ = [
@@ -102,42 +103,41 @@ class InstalledPackages:
     skipped: int = 0                                        # blobs that were no valid header
 
     def kernel_packages(self) -> tuple[RpmPackage, ...]:
-        from rescue import kernels   # noqa: PLC0415 - keeps this module importable alone
-        return tuple(p for p in self.packages if kernels.is_kernel_package(p.name))
+        return tuple(p for p in self.packages if is_kernel_package(p.name))
 
 
 # --- header blobs --------------------------------------------------------------
 
-def header_from_blob(blob: bytes) -> rpmheader.HeaderStructure:
+def header_from_blob(blob: bytes) -> structure.HeaderStructure:
     """The header structure of an rpmdb blob, decoded lazily by rpmheader's reader.
 
-    Raises rpmheader.RpmFormatError when the blob is not exactly one header.
+    Raises structure.RpmFormatError when the blob is not exactly one header.
     """
-    return rpmheader.read_header_blob(blob, "database header")
+    return structure.read_header_blob(blob, "database header")
 
 
 def package_from_blob(blob: bytes) -> tuple[RpmPackage, str | None]:
     """The package a blob describes, and its `kernel-uname-r` provide (None if it has none)."""
     h = header_from_blob(blob)
-    name = h.string(rpmheader.TAG_NAME)
-    version = h.string(rpmheader.TAG_VERSION)
-    release = h.string(rpmheader.TAG_RELEASE)
+    name = h.string(structure.TAG_NAME)
+    version = h.string(structure.TAG_VERSION)
+    release = h.string(structure.TAG_RELEASE)
     if not name or version is None or release is None:
-        raise rpmheader.RpmFormatError("database header: no name, version or release")
-    package = RpmPackage(name=name, epoch=h.int(rpmheader.TAG_EPOCH) or 0, version=version,
-                         release=release, arch=h.string(rpmheader.TAG_ARCH) or "")
+        raise structure.RpmFormatError("database header: no name, version or release")
+    package = RpmPackage(name=name, epoch=h.int(structure.TAG_EPOCH) or 0, version=version,
+                         release=release, arch=h.string(structure.TAG_ARCH) or "")
     return package, _uname_r(h)
 
 
 def _uname_r(h) -> str | None:
-    names = h.strings(rpmheader.TAG_PROVIDENAME) or []
+    names = h.strings(structure.TAG_PROVIDENAME) or []
     if "kernel-uname-r" not in names:
         return None
-    flags = h.ints(rpmheader.TAG_PROVIDEFLAGS) or []
-    versions = h.strings(rpmheader.TAG_PROVIDEVERSION) or []
+    flags = h.ints(structure.TAG_PROVIDEFLAGS) or []
+    versions = h.strings(structure.TAG_PROVIDEVERSION) or []
     for i, provide in enumerate(names):
         if (provide == "kernel-uname-r" and i < len(versions) and versions[i]
-                and i < len(flags) and flags[i] & rpmheader.SENSE_EQUAL):
+                and i < len(flags) and flags[i] & structure.SENSE_EQUAL):
             return versions[i]
     return None
 
@@ -148,7 +148,7 @@ def read_packages(blobs: Iterator[bytes], backend: str = "", path: str = "") -> 
     for blob in blobs:
         try:
             package, release = package_from_blob(blob)
-        except rpmheader.RpmFormatError:
+        except structure.RpmFormatError:
             skipped += 1
             continue
         packages.append(package)

@@ -19,7 +19,7 @@ import zlib
 from typing import BinaryIO, Iterator
 
 from rescue.errors import Exit, RescueError
-from rescue.rpmheader import RpmHeader
+from rescue.rpm.header import RpmHeader
 
 MAX_PAYLOAD_BYTES = 2 * 1024 ** 3      # a kernel package unpacks to ~100 MB; 2 GiB is absurd
 _NEWC = (b"070701", b"070702")

@@ -1,4 +1,4 @@
-"""Tests for rescue.rpmverify: candidate checks on real RPMs, and real
+"""Tests for rescue.rpm.verify: candidate checks on real RPMs, and real
 signature checks: a throw-away GPG key signs a package with rpmsign, and
 the host's rpmkeys verifies it against a private key database."""
 from __future__ import annotations
@@ -12,13 +12,19 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_rpmheader import OTHER, TARGET, needs_rpmbuild, shared_rpms  # noqa: E402
+from test_rpm_header import OTHER, TARGET, needs_rpmbuild, shared_rpms  # noqa: E402
 
 from rescue.errors import Exit, RescueError  # noqa: E402
-from rescue.rpmheader import read_rpm_header  # noqa: E402
-from rescue.rpmverify import (SignatureResult, check_candidate, kernel_arches_for,  # noqa: E402
-                              read_header_file, split_armored_keys, verify_rpm,
-                              verify_signature)
+from rescue.rpm.header import read_rpm_header  # noqa: E402
+from rescue.rpm.verify import (
+    SignatureResult,
+    check_candidate,
+    kernel_arches_for,
+    read_header_file,
+    split_armored_keys,
+    verify_rpm,
+    verify_signature,
+)
 
 needs_signing = pytest.mark.skipif(
     not all(shutil.which(t) for t in ("rpmkeys", "rpmsign", "gpg", "gpgconf")),
@@ -354,7 +360,7 @@ def test_nosignature_never_accepts_a_bad_signature(signing, tmp_path, monkeypatc
     # without the key, so the digest check would catch it first; check the
     # signature verdict on its own as verify_rpm uses it.
     result = SignatureResult("bad", "aecfabe5171a62e4", "x failed verification")
-    import rescue.rpmverify as rv
+    import rescue.rpm.verify as rv
     monkeypatch.setattr(rv, "verify_signature", lambda path, keys: result)
     with pytest.raises(RescueError) as err:
         verify_rpm(signing["signed"], TARGET, "x86_64", [], nosignature=True)

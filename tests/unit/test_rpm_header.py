@@ -19,8 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from rescue.rpmheader import (LEAD_SIZE, RpmFormatError, header_span, kernel_uname_r,
-                              parse_pgp_signature, read_rpm_header, verify_digests)
+from rescue.rpm.header import (
+    LEAD_SIZE,
+    RpmFormatError,
+    header_span,
+    kernel_uname_r,
+    parse_pgp_signature,
+    read_rpm_header,
+)
+from rescue.rpm.digests import verify_digests
 
 TARGET = "2.6.18-274.3.1.el5.centos.plus"
 OTHER = "2.6.18-274.el5"

@@ -1,4 +1,4 @@
-"""Tests for rescue.initrd: listing initramfs members without extracting."""
+"""Tests for rescue.kernel.initramfs: listing initramfs members without extracting."""
 from __future__ import annotations
 
 import bz2
@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-import rescue.initrd as initrd
-from rescue.initrd import list_initrd_paths, lists_modules_for, module_releases
+import rescue.kernel.initramfs as initrd
+from rescue.kernel.initramfs import list_initrd_paths, lists_modules_for, module_releases
 
 REL6 = "2.6.32-754.el6.x86_64"
 REL7 = "3.10.0-1160.el7.x86_64"

@@ -6,7 +6,7 @@ Three independent checks, each naming both sides when it fails:
   kernel release it installs (its `kernel-uname-r` provide, else its
   vmlinuz file) is the one the guest needs, it ships that vmlinuz, and its
   arch can run on the guest.
-* `rescue.rpmheader.verify_digests`: the header and payload digests the
+* `rescue.rpm.digests.verify_digests`: the header and payload digests the
   package records match its bytes.
 * `verify_signature`: the package's OpenPGP signature verifies against the
   guest's own keys (/etc/pki/rpm-gpg/), using the host's `rpmkeys` with a
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rescue.errors import Exit, RescueError
-from rescue.rpmheader import (RpmFormatError, RpmHeader, header_span, kernel_uname_r,
-                              read_rpm_header, verify_digests)
-from rescue.versions import is_kernel_package
+from rescue.rpm.header import RpmFormatError, RpmHeader, header_span, kernel_uname_r, read_rpm_header
+from rescue.rpm.digests import verify_digests
+from rescue.distro.redhat_naming import is_kernel_package
 
 __all__ = [
     "kernel_arches_for",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from rescue import rpmdb
+from rescue.rpm import database as rpmdb
 from rescue.model import RpmPackage
-from rescue.rpmheader import RpmFormatError
+from rescue.rpm.header import RpmFormatError
 
 needs_rpmbuild = pytest.mark.skipif(shutil.which("rpmbuild") is None or shutil.which("rpm") is None,
                                     reason="rpm/rpmbuild are not installed (Debian: apt-get install rpm)")

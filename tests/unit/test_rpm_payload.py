@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_rpmheader import needs_rpmbuild, shared_rpms  # noqa: E402
+from test_rpm_header import needs_rpmbuild, shared_rpms  # noqa: E402
 
 from rescue.errors import Exit, RescueError  # noqa: E402
-from rescue.rpmheader import read_rpm_header  # noqa: E402
-from rescue.rpmpayload import link_stays_inside, payload_tar, safe_member_path  # noqa: E402
+from rescue.rpm.header import read_rpm_header  # noqa: E402
+from rescue.rpm.payload import link_stays_inside, payload_tar, safe_member_path  # noqa: E402
 
 U = "2.6.18-398.el5"
 
@@ -68,7 +68,7 @@ def kernel_like_spec() -> str:
 
 
 def build_spec(spec: str, top: Path, payload: str) -> Path | None:
-    """rpmbuild -bb with the same defines as test_rpmheader.build; None if this rpm cannot."""
+    """rpmbuild -bb with the same defines as test_rpm_header.build; None if this rpm cannot."""
     top.mkdir(parents=True)
     (top / "kernel.spec").write_text(spec)
     res = subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}",
@@ -82,7 +82,7 @@ def build_spec(spec: str, top: Path, payload: str) -> Path | None:
     return made[0]
 
 
-# Our package in each compressor vmrescue unpacks, plus the shared packages of test_rpmheader.
+# Our package in each compressor vmrescue unpacks, plus the shared packages of test_rpm_header.
 OWN = {"kernel-gzip": "w9.gzdio", "kernel-xz": "w6.xzdio", "kernel-bzip2": "w9.bzdio", "kernel-zstd": "w19.zstdio"}
 SHARED = {"shared-good": "good", "shared-xz": "xz", "shared-plain": "plain"}
 
