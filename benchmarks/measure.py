@@ -31,8 +31,8 @@ def _write(result_path: str, code: int) -> None:
 
 
 def floor(image: str) -> int:
-    from rescue.appliance import Guest   # noqa: PLC0415
-    from rescue.imageformat import probe  # noqa: PLC0415
+    from rescue.guest.session import Guest  # noqa: PLC0415
+    from rescue.guest.image import probe  # noqa: PLC0415
     with Guest([probe(image)]):
         pass
     return 0

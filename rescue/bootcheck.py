@@ -38,12 +38,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from rescue import console, grubconf, inspection
+from rescue import console, grubconf
+from rescue.guest import inspect as inspection
 from rescue.kernel import bootfiles as kernels, initramfs as initrd
-from rescue.appliance import DEFAULT_LAUNCH_TIMEOUT, Guest, broken_kvm_reason, resolve_accel
+from rescue.guest.session import DEFAULT_LAUNCH_TIMEOUT, Guest, resolve_accel
+from rescue.guest.hypervisor import broken_kvm_reason
 from rescue.console import BootResult
 from rescue.errors import Exit, RescueError
-from rescue.imageformat import ImageInfo, probe
+from rescue.guest.image import ImageInfo, probe
 
 Status = Callable[[str], None]
 
@@ -319,7 +321,7 @@ def _rewrite(guest: Guest, path: str, rewrite: Callable[[str], str | None]) -> t
     new = rewrite(text)
     if new is None or new == text:
         return text, False
-    guest.write_atomic(path, new.encode("utf-8", "surrogateescape"))
+    guest.replace_file(path, new.encode("utf-8", "surrogateescape"))
     return text, True
 
 

@@ -17,12 +17,17 @@ from rescue.distro.redhat_naming import is_kernel_package
 from rescue.kernel import bzimage, initramfs as initrd, inventory as kernels, modinfo
 from rescue.kernel.bootfiles import release_from_boot_name
 from rescue.rpm import database as rpmdb
-from rescue.appliance import Guest
-from rescue.inspection import DiskInspection
-from rescue.devices import (
-    Filesystem, boot_symlink_problem, parse_fstab, partition_name, resolve_grub_path, resolve_spec,
+from rescue.guest.session import Guest
+from rescue.guest.inspect import DiskInspection
+from rescue.guest.devices import (
+    Filesystem,
+    boot_symlink_problem,
+    partition_name,
+    resolve_grub_path,
+    resolve_spec,
     symlink_target_path,
 )
+from rescue.guest.fstab import parse_fstab
 from rescue.model import (
     Bootloader, BootEntry, BootSymlink, GuestFacts, InitrdFile, ModulesDir, OsInfo, RpmPackage,
     ThirdPartyModule, VmlinuzFile, YumConfig,

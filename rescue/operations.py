@@ -7,11 +7,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
-from rescue import appliance, fleet, inspection, rules
-from rescue.appliance import Guest
+from rescue import fleet, rules
+from rescue.guest import hypervisor, inspect as inspection
+from rescue.guest.session import max_disks as appliance_max_disks
+from rescue.guest.session import Guest
 from rescue.errors import Exit, RescueError
 from rescue.gather import Gatherer
-from rescue.imageformat import ImageInfo, check_can_write, probe
+from rescue.guest.image import ImageInfo, check_can_write, probe
 from rescue.model import Diagnosis
 from rescue.repair import ReinstallOptions, ReinstallResult, reinstall
 
@@ -63,7 +65,7 @@ def diagnose_images(infos: Sequence[ImageInfo], options: ApplianceOptions, progr
     """
     if not infos:
         return []
-    limit = max_disks or (appliance.max_disks() if len(infos) > 1 else 1)
+    limit = max_disks or (appliance_max_disks() if len(infos) > 1 else 1)
     batches = fleet.plan_batches(len(infos), max(1, jobs), limit)
     if len(batches) == 1:
         return _diagnose_batch(list(infos), options, progress)
@@ -81,7 +83,7 @@ def diagnose_images(infos: Sequence[ImageInfo], options: ApplianceOptions, progr
             cancelled.set()
             for future in futures:
                 future.cancel()
-            appliance.abort_appliances()
+            hypervisor.abort_appliances()
             raise
     return [result for batch in results for result in batch]
 

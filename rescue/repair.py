@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from rescue import __version__, grubrender, initrd, inspection, report, rules
-from rescue.appliance import Guest
-from rescue.devices import resolve_grub_path
+from rescue import __version__, grubrender, report, rules
+from rescue.guest import inspect as inspection
+from rescue.kernel import initramfs as initrd
+from rescue.guest.session import Guest
+from rescue.guest.devices import resolve_grub_path
 from rescue.errors import Exit, RescueError
 from rescue.gather import Gatherer
 from rescue.model import Diagnosis, GuestFacts, OsInfo

@@ -22,12 +22,12 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from rescue.errors import Exit, RescueError
+from rescue.run import Completed, ToolError, run
 from rescue.rpm.header import RpmFormatError, RpmHeader, header_span, kernel_uname_r, read_rpm_header
 from rescue.rpm.digests import verify_digests
 from rescue.distro.redhat_naming import is_kernel_package
@@ -163,11 +163,10 @@ _SIG_LINE = re.compile(r"Signature, key ID ([0-9a-fA-F]+):\s*(\w+)")
 _DIGEST_LINE = re.compile(r"^\s*(.*digest):\s*(\w+)(.*)$", re.I)
 
 
-def _rpmkeys(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+def _rpmkeys(args: list[str], env: dict[str, str], timeout: int = 300) -> Completed:
     try:
-        return subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout,
-                              stdin=subprocess.DEVNULL, errors="replace")
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        return run(args, timeout=timeout, env=env)
+    except ToolError as exc:
         raise RescueError("RPMKEYS_FAILED", f"The host's rpmkeys could not be run: {exc}.",
                           "Check the host's rpm installation, or pass --nosignature to skip "
                           "the signature check.", Exit.ENVIRONMENT) from None

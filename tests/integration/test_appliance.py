@@ -10,9 +10,9 @@ import subprocess
 
 import pytest
 
-from rescue.appliance import Guest
+from rescue.guest.session import Guest
 from rescue.errors import Exit, RescueError
-from rescue.imageformat import probe
+from rescue.guest.image import probe
 
 pytestmark = pytest.mark.integration
 

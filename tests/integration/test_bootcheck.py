@@ -24,7 +24,7 @@ import pytest
 
 import fixtures
 from rescue import bootcheck
-from rescue.imageformat import probe
+from rescue.guest.image import probe
 
 pytestmark = pytest.mark.integration
 

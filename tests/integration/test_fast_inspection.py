@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from rescue import inspection
+from rescue.guest import inspect as inspection
 from rescue.rpm import database as rpmdb
-from rescue.appliance import Guest
-from rescue.imageformat import probe
+from rescue.guest.session import Guest
+from rescue.guest.image import probe
 from rescue.kernel.inventory import is_kernel_package
 
 pytestmark = pytest.mark.integration

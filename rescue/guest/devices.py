@@ -23,15 +23,6 @@ class Filesystem:
     uuid: str = ""
 
 
-def parse_fstab(text: str) -> tuple[tuple[str, str, str], ...]:
-    """(spec, mountpoint, fstype) of each fstab line; comments and junk skipped."""
-    rows = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        fields = line.split()
-        if len(fields) >= 3:
-            rows.append((fields[0], fields[1], fields[2]))
-    return tuple(rows)
 
 
 def _disk_letters(index: int) -> str:

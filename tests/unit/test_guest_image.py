@@ -4,7 +4,7 @@ import subprocess
 import pytest
 
 from rescue.errors import Exit, RescueError
-from rescue.imageformat import probe
+from rescue.guest.image import probe
 
 
 def qemu_img(*args):
@@ -122,7 +122,7 @@ def test_probe_records_no_lock_on_an_idle_image(images):
 
 
 def test_vmware_lock_directory_means_in_use(images):
-    from rescue.imageformat import check_not_in_use
+    from rescue.guest.image import check_not_in_use
     (images / "disk.vmdk.lck").mkdir()
     info = probe(str(images / "disk.vmdk"))
     assert "VMware lock" in info.in_use
@@ -132,7 +132,7 @@ def test_vmware_lock_directory_means_in_use(images):
 
 
 def test_read_only_image_is_refused_even_for_root(images):
-    from rescue.imageformat import check_writable, write_problem
+    from rescue.guest.image import check_writable, write_problem
     path = images / "disk.qcow2"
     path.chmod(0o444)       # root may still open it for writing: the mode bits are what the owner said
     assert "read-only (mode 0444)" in write_problem(str(path))
@@ -143,7 +143,7 @@ def test_read_only_image_is_refused_even_for_root(images):
 
 
 def test_space_needed_by_format_and_allocation(images):
-    from rescue.imageformat import REPAIR_HEADROOM, space_needed
+    from rescue.guest.image import REPAIR_HEADROOM, space_needed
     raw = probe(str(images / "disk.img"))                      # 1 MiB, fully written
     assert space_needed(raw, allocated=raw.virtual_size) == 0  # written in place
     assert space_needed(raw, allocated=0) == raw.virtual_size  # sparse: every block may be allocated
@@ -152,7 +152,7 @@ def test_space_needed_by_format_and_allocation(images):
 
 def test_too_little_free_space_is_refused(images, monkeypatch):
     import os
-    from rescue import imageformat
+    from rescue.guest import image as imageformat
     info = probe(str(images / "disk.qcow2"))
     imageformat.check_writable(info)                           # the test machine has room for 512 MiB
     fs = os.statvfs(images)

@@ -1,9 +1,16 @@
 import pytest
 
-from rescue.devices import (
-    Filesystem, appliance_disk, grub_device_to_partition, guest_device_to_appliance, lvm_volume_from_args,
-    mapper_to_lv, parse_fstab, resolve_grub_path, resolve_spec,
+from rescue.guest.devices import (
+    Filesystem,
+    appliance_disk,
+    grub_device_to_partition,
+    guest_device_to_appliance,
+    lvm_volume_from_args,
+    mapper_to_lv,
+    resolve_grub_path,
+    resolve_spec,
 )
+from rescue.guest.fstab import parse_fstab
 
 FILESYSTEMS = [
     Filesystem("/dev/sda1", "ext3", "/boot", "0b6d1c2e-9f1a-4a53-8a8e-1d2f3c4b5a69"),
@@ -126,7 +133,7 @@ def test_lvm_volume_from_args():
     ("/boot/grub/x", "../grub2/../grub/grub.conf", True, None),
 ])
 def test_boot_symlink_problem(link, target, separate, problem):
-    from rescue.devices import boot_symlink_problem
+    from rescue.guest.devices import boot_symlink_problem
     assert boot_symlink_problem(link, target, separate) == problem
 
 
@@ -135,5 +142,5 @@ def test_boot_symlink_problem(link, target, separate, problem):
     ("/dev/vg_centos6/lv_root", "/dev/sdc", "/dev/vg_centos6/lv_root"), ("/dev/sdaa12", "/dev/sdaa", "partition 12"),
 ])
 def test_partition_name(device, disk, name):
-    from rescue.devices import partition_name
+    from rescue.guest.devices import partition_name
     assert partition_name(device, disk) == name

@@ -11,12 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from rescue.devices import Filesystem
-from rescue.inspection import (
-    BTRFS_BYTES, BTRFS_OFFSET, HEAD_BYTES, Release, Volume, choose_release, disk_devices, elf_arch,
-    fast_inspect, identify, mountpoints_from_fstab, package_format, parse_debian_version, parse_os_release,
-    parse_redhat_release, pv_metadata_areas, read_vg_name, scan_disk, vg_name_from_metadata,
+from rescue.guest.devices import Filesystem
+from rescue.guest.inspect import (
+    BTRFS_BYTES,
+    BTRFS_OFFSET,
+    HEAD_BYTES,
+    Volume,
+    choose_release,
+    disk_devices,
+    elf_arch,
+    fast_inspect,
+    identify,
+    mountpoints_from_fstab,
+    package_format,
+    read_vg_name,
+    scan_disk,
 )
+from rescue.guest.release import Release, parse_debian_version, parse_os_release, parse_redhat_release
+from rescue.guest.superblocks import pv_metadata_areas, vg_name_from_metadata
 
 # --- superblocks, against blkid ------------------------------------------------------------
 
@@ -486,7 +498,7 @@ def test_fast_inspect_gives_up_on_btrfs_subvolume_roots():
 
 
 def test_inspect_disk_falls_back_to_libguestfs():
-    from rescue.inspection import inspect_disk
+    from rescue.guest.inspect import inspect_disk
     from rescue.model import OsInfo
 
     class Slow(FakeGuest):
@@ -519,7 +531,7 @@ def test_inspect_disk_falls_back_to_libguestfs():
 
 
 def test_inspect_disk_fast_path_never_asks_libguestfs():
-    from rescue.inspection import inspect_disk
+    from rescue.guest.inspect import inspect_disk
     devices = {"/dev/sda1": _ext_head("", 1000)}
     tree = {"/etc/fstab": b"/dev/sda1 / ext3 defaults 1 1\n", "/etc/redhat-release": b"CentOS release 6.10 (Final)\n",
             "/bin/bash": _elf(64, "<", 0x3E)}
@@ -533,13 +545,13 @@ def test_inspect_disk_fast_path_never_asks_libguestfs():
 # --- disks without a Linux root (issue 7) -------------------------------------------------
 
 def _found(volumes, **kw):
-    from rescue.inspection import DiskInspection
+    from rescue.guest.inspect import DiskInspection
     return DiskInspection("/dev/sdb", (), tuple(volumes), fast=True, **kw)
 
 
 def test_windows_and_luks_are_refused_with_what_they_are():
     from rescue.errors import Exit
-    from rescue.inspection import no_root_error
+    from rescue.guest.inspect import no_root_error
     win = no_root_error("w.qcow2", _found([Volume("/dev/sdb1", "ntfs")], windows="/dev/sdb1"))
     assert win.code == "NOT_LINUX" and "partition 1 holds Windows" in win.message and win.exit_status == Exit.IMAGE
     luks = no_root_error("l.qcow2", _found([Volume("/dev/sdb1", "ext4"), Volume("/dev/sdb2", "crypto_LUKS")]))
@@ -549,7 +561,7 @@ def test_windows_and_luks_are_refused_with_what_they_are():
 
 
 def test_no_root_facts_name_the_volumes():
-    from rescue.inspection import no_root_facts
+    from rescue.guest.inspect import no_root_facts
     facts = no_root_facts("d.qcow2", _found([Volume("/dev/sdb", "")]), in_use="locked")
     assert facts.os is None and facts.volumes == (("the whole disk", ""),) and facts.in_use == "locked"
     failed = no_root_facts("d.qcow2", _found([Volume("/dev/sdb1", "vfat")], inspect_error="unknown architecture"))
@@ -561,12 +573,12 @@ def test_no_root_facts_name_the_volumes():
     (("vfat",), True), (("ufs",), True),
 ])
 def test_libguestfs_is_asked_only_about_what_fast_inspect_cannot_judge(fstypes, needed):
-    from rescue.inspection import needs_libguestfs
+    from rescue.guest.inspect import needs_libguestfs
     assert needs_libguestfs([Volume(f"/dev/sda{i}", t) for i, t in enumerate(fstypes, 1)]) == needed
 
 
 def test_boot_partition_helpers():
-    from rescue.inspection import fstab_mounts, looks_like_boot
+    from rescue.guest.inspect import fstab_mounts, looks_like_boot
     assert looks_like_boot(["grub", "lost+found"]) and looks_like_boot(["vmlinuz-3.10.0-1160.el7.x86_64"])
     assert not looks_like_boot(["lost+found", "projects"]) and not looks_like_boot([])
     fstab = "/dev/mapper/vg-root / ext4 defaults 1 1\nUUID=gone /boot/ ext4 defaults 1 2\n"

@@ -1,4 +1,4 @@
-"""The one place that talks to libguestfs.
+"""The guest session: the one place that talks to libguestfs.
 
 `Guest` owns a libguestfs handle for the duration of one command: it adds the
 drives (read-only unless the caller asks for write access), launches the
@@ -9,8 +9,6 @@ guestfs itself.
 from __future__ import annotations
 
 import os
-import re
-import signal
 import threading
 import time
 from collections import deque
@@ -18,20 +16,13 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 from rescue.errors import Exit, RescueError
-from rescue.imageformat import ImageInfo
-from rescue.model import OsInfo
-
-ACCEL_CHOICES = ("auto", "kvm", "tcg")
-DEFAULT_LAUNCH_TIMEOUT = 600.0   # seconds; TCG on a loaded host can take minutes, never forever
-
-# What qemu prints when /dev/kvm exists but cannot run this guest (nested
-# clouds, CPUs whose MSRs the host hypervisor refuses).
-_BROKEN_KVM = re.compile(
-    r"failed to set MSR|kvm_buf_set_msrs|failed to initialize kvm|Could not access KVM"
-    r"|KVM_CREATE_VM|kvm run failed|KVM internal error|/dev/kvm",
-    re.IGNORECASE,
+from rescue.guest.files import GuestFiles
+from rescue.guest.hypervisor import (
+    BROKEN_KVM, DEFAULT_LAUNCH_TIMEOUT, HYPERVISORS, first_match_line, kill_children_running, resolve_accel,
 )
-
+from rescue.guest.image import ImageInfo
+from rescue.model import OsInfo
+# killer or a crash of qemu would.
 Status = Callable[[str], None]
 
 # Test hook for the fault-injection tests: VMRESCUE_TEST_KILL_APPLIANCE_AT=<point>
@@ -56,18 +47,6 @@ def _import_guestfs():
     return guestfs
 
 
-def resolve_accel(accel: str | None) -> str:
-    """--accel, else $VMRESCUE_ACCEL, else libguestfs's own force_tcg setting, else auto."""
-    choice = accel or os.environ.get("VMRESCUE_ACCEL") or ""
-    if not choice and "force_tcg" in os.environ.get("LIBGUESTFS_BACKEND_SETTINGS", ""):
-        choice = "tcg"
-    choice = choice or "auto"
-    if choice not in ACCEL_CHOICES:
-        raise RescueError("BAD_ACCEL", f"unknown accelerator {choice!r}.",
-                          f"Use one of: {', '.join(ACCEL_CHOICES)}.", Exit.USAGE)
-    return choice
-
-
 def max_disks() -> int:
     """How many drives one appliance takes (libguestfs asks the backend; no launch)."""
     g = _import_guestfs().GuestFS(python_return_dict=True, close_on_exit=False)
@@ -79,16 +58,7 @@ def max_disks() -> int:
         g.close()
 
 
-def abort_appliances() -> None:
-    """Kill the qemu of every appliance this process started (Ctrl-C with several running)."""
-    for hypervisor in set(_HYPERVISORS):
-        _kill_children_running(hypervisor)
-
-
-_HYPERVISORS: set[str] = set()   # hypervisor programs of the handles made here
-
-
-class Guest:
+class Guest(GuestFiles):
     """One libguestfs appliance with one or more disk images attached."""
 
     def __init__(self, images: Sequence[ImageInfo], *, write: bool = False, accel: str | None = None,
@@ -128,8 +98,8 @@ class Guest:
             except RuntimeError as exc:
                 log = "\n".join(self._log)
                 self._close_handle()
-                if mode == "kvm" and self.accel == "auto" and _BROKEN_KVM.search(log):
-                    reason = _first_match_line(log) or "qemu could not start under KVM"
+                if mode == "kvm" and self.accel == "auto" and BROKEN_KVM.search(log):
+                    reason = first_match_line(log) or "qemu could not start under KVM"
                     self.status(f"KVM is not usable here ({reason}); using software emulation (TCG), "
                                 "which is slower: expect 15-60 s to start.")
                     continue
@@ -161,7 +131,7 @@ class Guest:
         if mode == "tcg":
             settings.append("force_tcg")
         g.set_backend_settings(settings)
-        _HYPERVISORS.add(g.get_hv())
+        HYPERVISORS.add(g.get_hv())
         self._log.clear()
         # Guest programs linked against old glibc (CentOS 5/6 rpm, mkinitrd) use the
         # legacy vsyscall page, which current appliance kernels no longer map.
@@ -187,7 +157,7 @@ class Guest:
 
         def watchdog() -> None:
             timed_out.set()
-            _kill_children_running(hypervisor)
+            kill_children_running(hypervisor)
 
         timer = threading.Timer(self.launch_timeout, watchdog)
         timer.daemon = True
@@ -214,7 +184,7 @@ class Guest:
     def _launch_error(self, mode: str, exc: Exception, log: str) -> RescueError:
         if isinstance(exc, RescueError):
             return exc
-        detail = _first_match_line(log) or (log.strip().splitlines() or [""])[-1]
+        detail = first_match_line(log) or (log.strip().splitlines() or [""])[-1]
         if "Permission denied" in log or "permission denied" in log:
             hint = "Check that you can read and (for repairs) write the image, and that /boot/vmlinuz-* is readable."
         elif "lock" in log.lower():
@@ -252,7 +222,7 @@ class Guest:
 
     def _checkpoint(self, point: str) -> None:
         if _KILL_APPLIANCE_AT == point and self._g is not None:
-            _kill_children_running(self._g.get_hv())
+            kill_children_running(self._g.get_hv())
 
     # --- inspection ----------------------------------------------------------
 
@@ -315,9 +285,6 @@ class Guest:
         """Switch the mounted guest to read-write (the overlay takes the writes in a dry run)."""
         for mountpoint, device in os_info.mountpoints:
             self.g.mount_options("remount,rw", device, mountpoint)
-
-    def canonical_device(self, device: str) -> str:
-        return self.g.canonical_device_name(device)
 
     def lvm_only(self, disk: str | None) -> None:
         """Let LVM see only `disk` (None: every disk again).
@@ -382,140 +349,7 @@ class Guest:
         except RuntimeError:
             return ""
 
-    # --- files inside the mounted guest ----------------------------------------
-
-    def exists(self, path: str) -> bool:
-        return bool(self.g.exists(path))
-
-    def is_file(self, path: str) -> bool:
-        return bool(self.g.is_file(path, followsymlinks=True))
-
-    def is_dir(self, path: str) -> bool:
-        return bool(self.g.is_dir(path, followsymlinks=True))
-
-    def is_symlink(self, path: str) -> bool:
-        return bool(self.g.is_symlink(path))
-
-    def readlink(self, path: str) -> str:
-        return self.g.readlink(path)
-
-    def readlinks(self, directory: str, names: list[str]) -> list[str]:
-        """The target of each `directory/name` that is a symlink, "" for the others (one call per 500)."""
-        targets: list[str] = []
-        for start in range(0, len(names), 500):
-            targets.extend(self.g.readlinklist(directory, names[start:start + 500]))
-        return targets
-
-    def find_nocase(self, path: str) -> str | None:
-        """The guest path matching `path` case-insensitively (NTFS, FAT), or None."""
-        try:
-            found = self.g.case_sensitive_path(path)
-        except RuntimeError:
-            return None
-        return found if self.g.exists(found) else None
-
-    def size(self, path: str) -> int:
-        return self.g.filesize(path)
-
-    def ls(self, path: str) -> list[str]:
-        try:
-            return self.g.ls(path)
-        except RuntimeError:
-            return []
-
-    def find(self, path: str) -> list[str]:
-        """Every path below `path`, relative to it; [] when it does not exist."""
-        if not self.g.is_dir(path, followsymlinks=True):
-            return []
-        return self.g.find(path)
-
-    def read(self, path: str, limit: int = 4 * 1024 * 1024, offset: int = 0) -> bytes:
-        """At most `limit` bytes of a guest file (a hostile guest's files can be huge)."""
-        chunks: list[bytes] = []
-        left = limit
-        while left > 0:
-            # the daemon caps one pread below 4 MiB
-            chunk = self.g.pread(path, min(left, 2 * 1024 * 1024), offset)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            offset += len(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-
-    def read_text(self, path: str, limit: int = 4 * 1024 * 1024) -> str:
-        return self.read(path, limit).decode("utf-8", errors="replace")
-
-    # --- for boot-check (rescue.bootcheck): editing the throw-away overlay ------
-
-    def write_atomic(self, path: str, data: bytes) -> None:
-        """Replace a guest file: write a sibling temporary file with the same mode, rename it over."""
-        tmp = f"{path}.vmrescue-tmp"
-        mode = self.g.statns(path)["st_mode"] & 0o7777 if self.g.exists(path) else 0o644
-        self.g.write(tmp, data)
-        self.g.chmod(mode, tmp)
-        self.g.mv(tmp, path)
-
-    def read_device(self, device: str, size: int, offset: int = 0) -> bytes:
-        """Raw bytes of an appliance device (e.g. the MBR of /dev/sda)."""
-        return self.g.pread_device(device, size, offset)
-
-    # --- changing the mounted guest (repairs, dry runs) -------------------------
-
-    def command(self, argv: list[str]) -> str:
-        """Run a guest program chrooted into the guest (its own rpm, dracut, depmod)."""
-        return self.g.command(argv)
-
-    def which(self, names: Sequence[str], dirs: Sequence[str] = ("/sbin", "/usr/sbin", "/bin", "/usr/bin")) -> str | None:
-        """The first guest program found among `names` (guest path), or None."""
-        for name in names:
-            for d in dirs:
-                path = f"{d}/{name}"
-                if self.is_file(path):
-                    return path
-        return None
-
-    def upload(self, host_path: str, guest_path: str) -> None:
-        self.g.upload(host_path, guest_path)
-
-    def download(self, guest_path: str, host_path: str) -> None:
-        self.g.download(guest_path, host_path)
-
-    def tar_in(self, host_tar: str, guest_dir: str) -> None:
-        self.g.tar_in(host_tar, guest_dir, xattrs=False, selinux=False, acls=False)
-
-    def write_file(self, path: str, data: bytes) -> None:
-        self.g.write(path, data)
-
-    def rename(self, old: str, new: str) -> None:
-        self.g.rename(old, new)
-
-    def copy_preserving(self, src: str, dest: str) -> None:
-        self.g.cp_a(src, dest)
-
-    def remove(self, path: str) -> None:
-        self.g.rm_f(path)
-
-    def remove_tree(self, path: str) -> None:
-        self.g.rm_rf(path)
-
-    def mkdir_p(self, path: str) -> None:
-        self.g.mkdir_p(path)
-
-    def realpath(self, path: str) -> str:
-        return self.g.realpath(path)
-
-    def glob(self, pattern: str) -> list[str]:
-        return self.g.glob_expand(pattern)
-
-    def chmod(self, mode: int, path: str) -> None:
-        self.g.chmod(mode, path)
-
-    def sync(self) -> None:
-        self.g.sync()
-
-    # --- for rescue.inspection (fast inspection without inspect_os) -------------
-    # Added as one block; nothing above depends on it.
+    # --- probing one filesystem at a time (rescue.guest.inspect) ---------------
 
     def mount_ro(self, device: str, mountpoint: str) -> None:
         """Mount one filesystem read-only (a probe; callers unmount with umount_all)."""
@@ -534,7 +368,6 @@ class Guest:
         except RuntimeError:
             return {}
 
-    # --- end of the rescue.inspection block ------------------------------------
 
 
 class _Checked:
@@ -565,56 +398,8 @@ class _Checked:
         return call
 
 
-def broken_kvm_reason(log: str) -> str | None:
-    """The line of a qemu log that says KVM is broken here (see _BROKEN_KVM), for rescue.bootcheck."""
-    return _first_match_line(log)
-
-
-def _first_match_line(log: str) -> str | None:
-    for line in log.splitlines():
-        if _BROKEN_KVM.search(line):
-            return line.strip().removeprefix("qemu-system-x86_64: ").removeprefix("error: ")
-    return None
-
 
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
-
-def _process_table() -> dict[int, tuple[int, list[bytes]]]:
-    """pid → (parent pid, first two argv words) for every readable process."""
-    table = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")[:2]
-        except (OSError, ValueError, IndexError):
-            continue
-        table[int(pid)] = (parent, argv)
-    return table
-
-
-def _kill_children_running(program: str) -> None:
-    """Kill our children running `program`, and their descendants (the watchdog's last resort).
-
-    The handle cannot be asked for qemu's pid while launch() holds it, so the
-    process table is searched for children whose command line starts with the
-    hypervisor libguestfs was configured with (a wrapper script counts).
-    """
-    table = _process_table()
-    doomed = [pid for pid, (parent, argv) in table.items()
-              if parent == os.getpid() and program.encode() in argv]
-    i = 0
-    while i < len(doomed):
-        doomed.extend(pid for pid, (parent, _) in table.items() if parent == doomed[i])
-        i += 1
-    for pid in doomed:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass

@@ -13,11 +13,11 @@ import json
 import os
 import stat
 import struct
-import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rescue.errors import Exit, RescueError
+from rescue.run import ToolError, run
 
 KNOWN_FORMATS = ("raw", "qcow2", "vmdk", "vdi", "vhdx", "vpc", "qed")
 MIN_DISK_BYTES = 64 * 1024          # smaller cannot hold a partition table and a filesystem
@@ -68,17 +68,19 @@ def _qemu_img_info(path: str, fmt: str | None) -> dict:
         cmd += ["-f", fmt]
     cmd.append(path)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    except FileNotFoundError:
-        raise RescueError("QEMU_IMG_MISSING", "qemu-img is not installed.",
-                          "Install it: apt-get install qemu-utils (Debian/Ubuntu) or dnf install qemu-img.",
-                          Exit.ENVIRONMENT)
-    except subprocess.TimeoutExpired:
-        raise _refuse(path, "IMAGE_UNREADABLE", "qemu-img did not answer within 60 s.",
-                      "Is the image on a hung network filesystem?")
-    if proc.returncode != 0:
-        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unknown error"
-        reason = reason.removeprefix("qemu-img: ")
+        proc = run(cmd, timeout=60)
+    except ToolError as exc:
+        if exc.kind == "missing":
+            raise RescueError("QEMU_IMG_MISSING", "qemu-img is not installed.",
+                              "Install it: apt-get install qemu-utils (Debian/Ubuntu) or dnf install qemu-img.",
+                              Exit.ENVIRONMENT) from None
+        if exc.kind == "timeout":
+            raise _refuse(path, "IMAGE_UNREADABLE", "qemu-img did not answer within 60 s.",
+                          "Is the image on a hung network filesystem?") from None
+        raise _refuse(path, "IMAGE_UNREADABLE", f"qemu-img could not be run: {exc.detail}.",
+                      "Check the host's qemu-utils installation.") from None
+    if not proc.ok:
+        reason = proc.last_error_line()
         if "truncated" in reason.lower():
             raise _refuse(path, "IMAGE_TRUNCATED", f"is truncated: {reason}",
                           "The copy of the image is incomplete; copy it again from the datastore.")
@@ -178,11 +180,10 @@ def in_use_reason(info: ImageInfo) -> str | None:
         if lock_dir.exists():
             return f"the VMware lock {lock_dir} exists (the VM looks powered on)"
     try:
-        proc = subprocess.run(["qemu-img", "info", "--output=json", "-f", info.format, info.path],
-                              capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
+        proc = run(["qemu-img", "info", "--output=json", "-f", info.format, info.path], timeout=60)
+    except ToolError:
         return None
-    if proc.returncode != 0 and "lock" in proc.stderr.lower():
+    if not proc.ok and "lock" in proc.stderr.lower():
         return "another process (a running VM's qemu) holds its write lock"
     return None
 
