@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import fixtures  # noqa: E402
-from rescue.fleet import available_memory, default_jobs  # noqa: E402
+from rescue.diagnose.fleet import available_memory, default_jobs  # noqa: E402
 
 ONE = "el5-seed"
 # Eight scenarios, every layout; same-layout guests (one VG name) share the

@@ -17,10 +17,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rescue import __version__, fleet, operations, report
+from rescue import __version__, operations
+from rescue.diagnose import fleet, report
 from rescue import bootcheck
 from rescue.errors import Exit, RescueError
-from rescue.repair import ReinstallOptions, ReinstallResult
+from rescue.repair.plan import RepairPlan
+from rescue.repair.reinstall import ReinstallOptions, ReinstallResult
 
 EXIT_CODES_HELP = (
     "Exit status: 0 every image bootable with no errors; 1 some image is not bootable; "
@@ -211,19 +213,29 @@ def _summary_table(results: list[operations.ImageResult]) -> Table:
     return table
 
 
+def _render_plan(plan: "RepairPlan", dry_run: bool) -> None:
+    """The plan, printed before anything is written (the same for a dry run and a real one)."""
+    where = "the throw-away overlay" if dry_run else "the image"
+    out.print(f"[bold]Plan:[/bold] {escape(plan.image)} → kernel {escape(plan.target)} "
+              f"(decided with the guest read-only; next, applied to {where})")
+    for name, detail in plan.steps():
+        out.print(f"  [cyan]{name:>10}[/cyan]  {escape(report.clean(detail))}")
+    for note in plan.notes:
+        out.print(f"[yellow]note:[/yellow] {escape(report.clean(note))}")
+    diff = plan.bootloader.diff
+    if diff:
+        out.print(escape(diff), end="" if diff.endswith("\n") else "\n")
+
+
 def _render_repair(result: "ReinstallResult") -> None:
     head = "DRY RUN (nothing was written to the image)" if result.dry_run else "Repaired"
     out.print(f"[bold]{head}:[/bold] {escape(result.image)} → kernel {escape(result.target)}")
-    for name, detail in result.log.steps:
-        out.print(f"  [cyan]{name:>10}[/cyan]  {escape(report.clean(detail))}")
-    if result.log.backups:
+    if result.outcome.backups:
         out.print("Backups:")
-        for path in result.log.backups:
+        for path in result.outcome.backups:
             out.print(f"  {escape(path)}")
-    for note in result.log.notes:
+    for note in result.outcome.notes:
         out.print(f"[yellow]note:[/yellow] {escape(report.clean(note))}")
-    if result.grub_diff:
-        out.print(escape(result.grub_diff), end="" if result.grub_diff.endswith("\n") else "\n")
     out.print(("Would be: " if result.dry_run else "Now: ") + report.verdict_markup(result.after))
 
 
@@ -252,12 +264,14 @@ def reinstall_kernel(
         if not sys.stdin.isatty():
             raise RescueError("CONFIRMATION_NEEDED", f"{image}: not writing without confirmation.",
                               "Run with --dry-run to see the plan, then with --yes to apply it.", Exit.REFUSED)
-        # Show exactly what would happen (a dry run on an overlay), then ask.
+        # Show exactly what would happen (a dry run on an overlay), then ask; the real
+        # run must come to the same plan, or it writes nothing.
         result = _run_repair(info[0][0], dataclasses.replace(options, dry_run=True))
         _render_repair(result)
         if not typer.confirm(f"Apply this repair to {image}?", default=False):
             err.print("Nothing was written.")
             raise typer.Exit(int(Exit.REFUSED))
+        options = dataclasses.replace(options, confirmed=result.plan.key())
     result = _run_repair(info[0][0], options)
     _render_repair(result)
     raise typer.Exit(int(Exit.OK if result.success else Exit.NOT_BOOTABLE))
@@ -265,10 +279,16 @@ def reinstall_kernel(
 
 def _run_repair(info, options: ReinstallOptions) -> "ReinstallResult":
     status = StatusLine()
+
+    def shown(plan: "RepairPlan") -> None:
+        if options.confirmed is None:      # a confirmed plan was printed by its dry run already
+            status.stop()
+            _render_plan(plan, options.dry_run)
+
     try:
-        # after the repair started writing, repair.RepairInterrupted says what was done instead
+        # after the repair started writing, RepairInterrupted says what was done instead
         with _interruptible("the appliance was stopped before anything was written to the image."):
-            return operations.reinstall_kernel(info, options, _options(), status)
+            return operations.reinstall_kernel(info, options, _options(), status, shown)
     finally:
         status.stop()
 

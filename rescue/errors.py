@@ -30,3 +30,9 @@ class RescueError(Exception):
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (libguestfs's can run to pages), or its type's name."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

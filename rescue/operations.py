@@ -7,15 +7,15 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
-from rescue import fleet, rules
+from rescue.diagnose import fleet, rules
 from rescue.guest import hypervisor, inspect as inspection
 from rescue.guest.session import max_disks as appliance_max_disks
 from rescue.guest.session import Guest
 from rescue.errors import Exit, RescueError
-from rescue.gather import Gatherer
+from rescue.diagnose.gather import Gatherer
 from rescue.guest.image import ImageInfo, check_can_write, probe
 from rescue.model import Diagnosis
-from rescue.repair import ReinstallOptions, ReinstallResult, reinstall
+from rescue.repair.reinstall import PlanShown, ReinstallOptions, ReinstallResult, reinstall
 
 
 @dataclass(frozen=True)
@@ -124,19 +124,14 @@ def _borrows_from_other_disks(guest: Guest, found: inspection.DiskInspection) ->
 
 
 def _diagnose_one(guest: Guest, info: ImageInfo, found: inspection.DiskInspection) -> ImageResult:
-    roots = [os_info.root for os_info in found.roots]
-    if not roots:
-        refused = inspection.no_root_error(info.path, found)     # Windows, LUKS: nothing to diagnose
-        if refused is not None:
-            return ImageResult(info.path, info.format, error=refused)
+    try:
+        os_info = inspection.single_root(info.path, found, writing=False)
+    except RescueError as err:                        # Windows, LUKS, several roots: nothing to diagnose
+        return ImageResult(info.path, info.format, error=err)
+    if os_info is None:
         facts = inspection.no_root_facts(info.path, found, info.in_use)
         return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
-    if len(roots) > 1:
-        err = RescueError("MULTIPLE_ROOTS",
-                          f"{info.path}: {len(roots)} operating systems found ({', '.join(roots)}).",
-                          "vmrescue handles one OS per disk image; inspect the others by hand with virt-inspector.")
-        return ImageResult(info.path, info.format, error=err)
-    facts = Gatherer(guest, info.path, found.roots[0], found).gather()
+    facts = Gatherer(guest, info.path, os_info, found).gather()
     return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
 
 
@@ -151,11 +146,13 @@ def exit_status(results: Sequence[ImageResult]) -> Exit:
 
 
 def reinstall_kernel(info: ImageInfo, repair: ReinstallOptions, options: ApplianceOptions,
-                     status: Callable[[str], None]) -> ReinstallResult:
-    """The whole repair in one appliance launch; a dry run writes only to a throw-away overlay."""
+                     status: Callable[[str], None], shown: PlanShown) -> ReinstallResult:
+    """The whole repair in one appliance launch; a dry run writes only to a throw-away overlay.
+
+    `shown` gets the plan once it is decided, before anything is written."""
     if not repair.dry_run:
         check_can_write(info)
     with Guest([info], write=not repair.dry_run, accel=options.accel, verbose=options.verbose,
                status=status, launch_timeout=options.launch_timeout) as guest:
         status("Inspecting " + info.path)
-        return reinstall(guest, info.path, repair, status)
+        return reinstall(guest, info.path, repair, status, shown)

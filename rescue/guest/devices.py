@@ -1,7 +1,7 @@
-"""Pure device-name logic: fstab, GRUB's (hdX,Y), and root= specs.
+"""Pure device-name logic: the guest's device names, root= and fstab specs, /boot symlinks.
 
 The guest names its disks as its own kernel saw them (/dev/sda, /dev/hda,
-/dev/vda, /dev/xvda ...), GRUB legacy as (hd0,0), and the appliance as
+/dev/vda, /dev/xvda ...) and the appliance as
 /dev/sdX in the order the images were added. These functions translate
 between them without touching libguestfs, so they can be tested on tables.
 """
@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 
 _GUEST_DISK = re.compile(r"^/dev/(?:sd|hd|vd|xvd)([a-z]+)(\d*)$")
-_GRUB_DEVICE = re.compile(r"^\((?:hd)(\d+)(?:,(\d+))?\)$")
 
 
 @dataclass(frozen=True)
@@ -48,17 +47,6 @@ def appliance_disk(first_disk: str, offset: int) -> str:
     if not m:
         return first_disk
     return "/dev/sd" + _disk_letters(_letters_index(m.group(1)) + offset)
-
-
-def grub_device_to_partition(grub_device: str, first_disk: str) -> str | None:
-    """(hd0,0) → /dev/sda1 when the guest's first disk is the appliance's /dev/sda."""
-    m = _GRUB_DEVICE.match(grub_device.strip())
-    if not m:
-        return None
-    disk = appliance_disk(first_disk, int(m.group(1)))
-    if m.group(2) is None:
-        return disk
-    return f"{disk}{int(m.group(2)) + 1}"
 
 
 def guest_device_to_appliance(device: str, first_disk: str) -> str | None:
@@ -103,44 +91,11 @@ def resolve_spec(spec: str, filesystems: list[Filesystem], lvs: list[str], first
     return None
 
 
-def lvm_volume_from_args(args: str) -> list[str]:
-    """LVs that dracut/mkinitrd are told to activate: rd_LVM_LV=VG/LV, rd.lvm.lv=VG/LV."""
-    found = []
-    for word in args.split():
-        for key in ("rd_LVM_LV=", "rd.lvm.lv="):
-            if word.startswith(key):
-                found.append("/dev/" + word[len(key):])
-    return found
-
-
 def guest_path_on(mountpoint: str, path: str) -> str:
     """A path relative to the filesystem mounted at `mountpoint`, as a guest path."""
     if mountpoint == "/":
         return path if path.startswith("/") else "/" + path
     return mountpoint.rstrip("/") + ("" if path.startswith("/") else "/") + path
-
-
-def resolve_grub_path(path: str, grub_root: str | None, first_disk: str,
-                      mountpoints: tuple[tuple[str, str], ...]) -> str | None:
-    """A kernel/initrd path from grub.conf → the guest path GRUB would read.
-
-    GRUB legacy reads paths relative to the filesystem named by `root (hdX,Y)`
-    (or a `(hdX,Y)` prefix on the path). With a separate /boot that filesystem
-    is mounted at /boot, so `/vmlinuz-R` means `/boot/vmlinuz-R`.
-    """
-    device_text = grub_root
-    m = re.match(r"^(\([^)]*\))(.*)$", path)
-    if m:
-        device_text, path = m.group(1), m.group(2)
-    if not device_text:
-        return None
-    partition = grub_device_to_partition(device_text, first_disk)
-    if partition is None:
-        return None
-    for mountpoint, device in mountpoints:
-        if device == partition:
-            return guest_path_on(mountpoint, path)
-    return None
 
 
 # --- symlinks under /boot ---------------------------------------------------------

@@ -11,6 +11,7 @@ import posixpath
 from typing import Callable, Sequence
 
 SELINUX_XATTR = "security.selinux"
+CONFIG_READ_LIMIT = 4 * 1024 * 1024     # a configuration vmrescue rewrites is read whole
 
 
 class GuestFiles:
@@ -109,17 +110,26 @@ class GuestFiles:
         self.g.chown(uid, gid, tmp)
         self.g.chmod(mode, tmp)          # after chown, which may clear set-id bits
         if label is not None:
-            self.g.lsetxattr(SELINUX_XATTR, label, len(label), tmp)
+            self._set_label(tmp, label)
         if before_rename is not None:
             before_rename()
         self.g.rename(tmp, path)
 
+    def _set_label(self, path: str, label: bytes) -> None:
+        # The Python binding passes the value as a C string: the label's text,
+        # with a length that takes in the NUL that ends it, as the kernel stores labels.
+        text = label[:-1] if label.endswith(b"\0") else label
+        self.g.lsetxattr(SELINUX_XATTR, text.decode("ascii"), len(label), path)
+
     def selinux_label(self, path: str) -> bytes | None:
-        """The file's SELinux label as stored (e.g. b"system_u:object_r:boot_t:s0\\0"), None if it has none."""
+        """The file's SELinux label as stored (b"system_u:object_r:boot_t:s0" and its NUL); None if it
+        has none, or one that is not a plain ASCII label (which vmrescue does not copy)."""
         try:
-            return bytes(self.g.lgetxattr(path, SELINUX_XATTR))
+            label = bytes(self.g.lgetxattr(path, SELINUX_XATTR))
         except RuntimeError:
             return None
+        text = label[:-1] if label.endswith(b"\0") else label
+        return label if text.isascii() and b"\0" not in text else None
 
     def command(self, argv: list[str]) -> str:
         """Run a guest program chrooted into the guest (its own rpm, dracut, depmod)."""
@@ -163,3 +173,39 @@ class GuestFiles:
 
     def sync(self) -> None:
         self.g.sync()
+
+
+class GuestConfigFiles:
+    """rescue.bootloader's ConfigFiles over the mounted guest, read whole (up to 4 MiB a file).
+
+    Symlinks are followed inside the guest: a repair refuses beforehand a /boot
+    holding links GRUB cannot follow (rules.repair_blocker), and boot-check
+    reads its own throw-away overlay. The diagnosis reads through its own,
+    stricter view (rescue.diagnose.reader).
+    """
+
+    def __init__(self, guest: GuestFiles, image: str):
+        self.guest = guest
+        self.image = image
+
+    def text(self, path: str) -> str | None:
+        if not self.guest.is_file(path):
+            return None
+        return self.guest.read_text(path, CONFIG_READ_LIMIT)
+
+    def names(self, directory: str) -> list[str]:
+        return self.guest.ls(directory)
+
+    def is_file(self, path: str) -> bool:
+        return self.guest.is_file(path)
+
+    def real_path(self, path: str) -> str:
+        if self.guest.exists(path) or self.guest.is_symlink(path):
+            try:
+                return self.guest.realpath(path)
+            except RuntimeError:
+                return path
+        return path
+
+    def size(self, path: str) -> int | None:
+        return self.guest.size(path) if self.guest.is_file(path) else None

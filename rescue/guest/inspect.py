@@ -334,6 +334,21 @@ def no_root_error(image: str, found: DiskInspection) -> RescueError | None:
     return None
 
 
+def single_root(image: str, found: DiskInspection, *, writing: bool) -> OsInfo | None:
+    """The disk's one Linux root; None when it has none. Raises for Windows, encryption, and more than one."""
+    refused = no_root_error(image, found)
+    if refused is not None:
+        raise refused
+    if len(found.roots) > 1:
+        roots = ", ".join(os_info.root for os_info in found.roots)
+        raise RescueError("MULTIPLE_ROOTS",
+                          f"{image}: {len(found.roots)} operating systems found ({roots})"
+                          + ("; nothing was written." if writing else "."),
+                          "vmrescue handles one OS per disk image; inspect the others by hand with virt-inspector.",
+                          Exit.IMAGE)
+    return found.roots[0] if found.roots else None
+
+
 def no_root_facts(image: str, found: DiskInspection, in_use: str | None = None) -> GuestFacts:
     """The facts of a disk where no operating system was found, for `rules.rule_no_os`."""
     if found.inspect_error:

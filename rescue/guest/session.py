@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections import deque
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
-from rescue.errors import Exit, RescueError
+from rescue.errors import Exit, RescueError, first_line
 from rescue.guest.files import GuestFiles
 from rescue.guest.hypervisor import (
     BROKEN_KVM, DEFAULT_LAUNCH_TIMEOUT, HYPERVISORS, first_match_line, kill_children_running, resolve_accel,
@@ -71,7 +70,6 @@ class Guest(GuestFiles):
         self.status = status or (lambda message: None)
         self.launch_timeout = launch_timeout
         self.used_accel: str | None = None
-        self.launch_seconds: float | None = None
         self.launches = 0
         self._log: deque[str] = deque(maxlen=200)
         self._g = None
@@ -161,7 +159,6 @@ class Guest(GuestFiles):
 
         timer = threading.Timer(self.launch_timeout, watchdog)
         timer.daemon = True
-        started = time.monotonic()
         self.status(f"Starting the libguestfs appliance ({'KVM' if mode == 'kvm' else 'TCG, software emulation'})")
         timer.start()
         try:
@@ -179,7 +176,6 @@ class Guest(GuestFiles):
             raise
         finally:
             timer.cancel()
-        self.launch_seconds = time.monotonic() - started
 
     def _launch_error(self, mode: str, exc: Exception, log: str) -> RescueError:
         if isinstance(exc, RescueError):
@@ -271,7 +267,7 @@ class Guest(GuestFiles):
                 else:
                     self.g.mount_ro(device, mountpoint)
             except RuntimeError as exc:
-                failed.append(f"{mountpoint} ({device}): {_short(exc)}")
+                failed.append(f"{mountpoint} ({device}): {first_line(exc)}")
         self._checkpoint("mounted")
         try:
             yield failed
@@ -396,10 +392,3 @@ class _Checked:
                     raise died from None
                 raise
         return call
-
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-

@@ -11,7 +11,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-__all__ = ["BootName", "parse_boot_name", "release_from_boot_name", "is_kdump_initrd"]
+__all__ = ["BootName", "initrd_names", "is_kdump_initrd", "parse_boot_name", "release_from_boot_name"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,14 @@ def release_from_boot_name(filename: str) -> str | None:
 def is_kdump_initrd(filename: str) -> bool:
     parsed = parse_boot_name(filename)
     return parsed is not None and parsed.kdump
+
+
+def initrd_names(names: list[str]) -> list[tuple[str, str]]:
+    """(file name, release) of every initrd among /boot's names, in every form the kernel reader knows:
+    initrd-R.img, initramfs-R.img, Debian's initrd.img-R, and kdump's (whose release is the crash kernel's)."""
+    found = []
+    for name in names:
+        parsed = parse_boot_name(name)
+        if parsed is not None and parsed.kind == "initrd":
+            found.append((name, parsed.release))
+    return found

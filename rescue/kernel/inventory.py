@@ -11,8 +11,8 @@ import functools
 import posixpath
 import re
 from collections.abc import Iterable
+from typing import Protocol
 
-from rescue.distro.redhat_naming import is_kernel_package, uname_r_for
 from rescue.kernel.bootfiles import is_kdump_initrd
 from rescue.model import InitrdFile, Kernel, ModulesDir, RpmPackage, VmlinuzFile
 from rescue.rpm.vercmp import compare_uname_r
@@ -47,12 +47,20 @@ def _boot_initrds(initrds: Iterable[InitrdFile], vmlinuz_releases: set[str]) -> 
     return by_release
 
 
-def _packages_by_release(packages: Iterable[RpmPackage], el_major: int) -> dict[str, RpmPackage]:
+class KernelNaming(Protocol):
+    """How a distribution family names its kernel packages (rescue.distro.Family is one)."""
+
+    def is_kernel_package(self, name: str) -> bool: ...
+
+    def uname_r_for(self, package: RpmPackage) -> str: ...
+
+
+def _packages_by_release(packages: Iterable[RpmPackage], naming: KernelNaming) -> dict[str, RpmPackage]:
     """Kernel packages by the release they install; the first one listed wins a tie."""
     by_release: dict[str, RpmPackage] = {}
     for pkg in packages:
-        if is_kernel_package(pkg.name):
-            by_release.setdefault(uname_r_for(pkg, el_major), pkg)
+        if naming.is_kernel_package(pkg.name):
+            by_release.setdefault(naming.uname_r_for(pkg), pkg)
     return by_release
 
 
@@ -81,13 +89,14 @@ def join_kernels(
     system_maps: Iterable[str],
     configs: Iterable[str],
     packages: Iterable[RpmPackage],
-    el_major: int,
+    naming: KernelNaming | None,
 ) -> tuple[Kernel, ...]:
     """One `Kernel` per release seen in any source, newest first.
 
     A vmlinuz is keyed by the release in its file name, not the one in its
     header: GRUB and the initrd scripts find files by name, and a renamed kernel
-    is exactly what `rules` must be able to point at.
+    is exactly what `rules` must be able to point at. Packages are read with the
+    family's `naming`; without one (a guest of no known family) they are left out.
     """
     by_vmlinuz: dict[str, VmlinuzFile] = {}
     for v in vmlinuz:
@@ -99,7 +108,7 @@ def join_kernels(
     maps = set(system_maps)
     confs = set(configs)
     on_disk = set(by_vmlinuz) | set(by_initrd) | set(by_modules) | maps | confs
-    by_package = _match_unusual_releases(_packages_by_release(packages, el_major), on_disk)
+    by_package = _match_unusual_releases(_packages_by_release(packages, naming) if naming else {}, on_disk)
 
     releases = on_disk | set(by_package)
     return tuple(

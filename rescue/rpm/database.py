@@ -58,7 +58,7 @@ import sqlite3
 import struct
 import tempfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from rescue.distro.redhat_naming import is_kernel_package
 from rescue.rpm import structure
@@ -102,8 +102,8 @@ class InstalledPackages:
     path: str = ""                                          # guest path of the file read
     skipped: int = 0                                        # blobs that were no valid header
 
-    def kernel_packages(self) -> tuple[RpmPackage, ...]:
-        return tuple(p for p in self.packages if is_kernel_package(p.name))
+    def kernel_packages(self, is_kernel: Callable[[str], bool] = is_kernel_package) -> tuple[RpmPackage, ...]:
+        return tuple(p for p in self.packages if is_kernel(p.name))
 
 
 # --- header blobs --------------------------------------------------------------

@@ -11,11 +11,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rescue.errors import Exit, RescueError
 
-__all__ = ["RepoLocation", "TIMEOUT", "MAX_PACKAGE"]
+__all__ = ["RepoLocation", "TIMEOUT", "MAX_PACKAGE", "capped_blocks"]
 
 TIMEOUT = 60                     # seconds, per network operation
 MAX_PACKAGE = 1024 * 1024 * 1024
@@ -114,16 +114,7 @@ class RepoLocation:
                               Exit.ENVIRONMENT if self.url else Exit.USAGE) from None
 
     def _capped(self, stream, what: str, cap: int) -> Iterator[bytes]:
-        """Blocks of `stream`, refusing it once more than `cap` bytes have come."""
-        total = 0
-        while True:
-            block = stream.read(_CHUNK)
-            if not block:
-                return
-            total += len(block)
-            if total > cap:
-                self._too_large(what, cap)
-            yield block
+        return capped_blocks(stream, cap, lambda: self._too_large(what, cap))
 
     def read(self, href: str, cap: int) -> bytes:
         return b"".join(self.stream(href, cap))
@@ -134,3 +125,15 @@ class RepoLocation:
                           "The repository is damaged or hostile; use another mirror.",
                           Exit.REFUSED)
 
+
+def capped_blocks(stream, cap: int, too_large: Callable[[], None]) -> Iterator[bytes]:
+    """Blocks of `stream`; `too_large()` (which raises) once more than `cap` bytes have come."""
+    total = 0
+    while True:
+        block = stream.read(_CHUNK)
+        if not block:
+            return
+        total += len(block)
+        if total > cap:
+            too_large()
+        yield block

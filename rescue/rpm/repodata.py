@@ -26,7 +26,7 @@ from rescue.distro.redhat_naming import is_kernel_package, uname_r_for
 from rescue.errors import Exit, RescueError
 from rescue.model import RpmPackage
 from rescue.rpm.header import RpmFormatError
-from rescue.rpm.repo import MAX_PACKAGE, TIMEOUT, RepoLocation
+from rescue.rpm.repo import MAX_PACKAGE, TIMEOUT, RepoLocation, capped_blocks
 from rescue.rpm.sources import FoundRpm, choose
 from rescue.rpm.verify import check_candidate, kernel_arches_for, read_header_file
 
@@ -106,16 +106,11 @@ def _decompressed(raw: bytes, href: str, what: str) -> Iterator[bytes]:
     else:
         raise _bad_metadata(what, "its compression is not gzip, bzip2 or xz, which are what "
                                   "EL yum repositories use (zstd and sqlite are not read)")
-    total = 0
+    def too_large() -> None:
+        raise _bad_metadata(what, f"it unpacks to more than {MAX_PRIMARY_XML} bytes")
+
     try:
-        while True:
-            block = f.read(_CHUNK)
-            if not block:
-                return
-            total += len(block)
-            if total > MAX_PRIMARY_XML:
-                raise _bad_metadata(what, f"it unpacks to more than {MAX_PRIMARY_XML} bytes")
-            yield block
+        yield from capped_blocks(f, MAX_PRIMARY_XML, too_large)
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise _bad_metadata(what, f"it cannot be unpacked ({exc})") from None
 

@@ -28,7 +28,7 @@ from rescue.guest import inspect as inspection
 from rescue.rpm import database as rpmdb
 from rescue.guest.session import Guest
 from rescue.guest.image import probe
-from rescue.kernel.inventory import is_kernel_package
+from rescue.distro.redhat_naming import is_kernel_package
 
 pytestmark = pytest.mark.integration
 

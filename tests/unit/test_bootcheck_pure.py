@@ -5,9 +5,12 @@ import pytest
 from rescue import bootcheck
 from rescue.bootcheck import (
     BootCheck, BootOptions, Hardware, OverlayFacts, choose_hardware, hardware_for, module_names, qemu_command,
-    render_text, serial_bls, serial_grub2, serial_grub_legacy, serial_inittab, to_json_document,
+    render_text, serial_inittab, to_json_document,
 )
-from rescue.console import analyse
+from rescue.bootcheck.console import analyse
+from rescue.bootloader.bls import serial_bls
+from rescue.bootloader.grub2 import serial_grub2
+from rescue.bootloader.grub_legacy import serial_grub_legacy
 
 # --- choose_hardware ---------------------------------------------------------------------
 
@@ -174,7 +177,7 @@ def test_grub_legacy_gets_a_serial_console():
 
 
 def test_grub_legacy_rewrite_still_parses_the_same_entries():
-    from rescue.grubconf import parse_grub_legacy
+    from rescue.bootloader.grub_legacy.config import parse_grub_legacy
     old, new = parse_grub_legacy(EL5_GRUB_CONF), parse_grub_legacy(serial_grub_legacy(EL5_GRUB_CONF))
     assert [(e.title, e.kind, e.linux_kernel, e.linux_initrd) for e in old.entries] == \
            [(e.title, e.kind, e.linux_kernel, e.linux_initrd) for e in new.entries]
@@ -230,7 +233,7 @@ def test_grub2_gets_a_serial_console():
     assert "\n  terminal_output serial console\nfi\n" in new                  # the if-block is not left empty
     assert ("\tlinux16 /vmlinuz-3.10.0-1160.el7.x86_64 root=/dev/mapper/centos-root ro crashkernel=auto "
             "LANG=en_US.UTF-8 console=tty0 console=ttyS0,115200\n") in new
-    from rescue.grubconf import parse_grub2_cfg
+    from rescue.bootloader.grub2 import parse_grub2_cfg
     assert parse_grub2_cfg(new).entries[0].kernel == "/vmlinuz-3.10.0-1160.el7.x86_64"
 
 

@@ -1,15 +1,8 @@
 import pytest
 
-from rescue.guest.devices import (
-    Filesystem,
-    appliance_disk,
-    grub_device_to_partition,
-    guest_device_to_appliance,
-    lvm_volume_from_args,
-    mapper_to_lv,
-    resolve_grub_path,
-    resolve_spec,
-)
+from rescue.bootloader.cmdline import lvm_volume_from_args
+from rescue.bootloader.grub_legacy.devices import grub_device_to_partition, resolve_grub_path
+from rescue.guest.devices import Filesystem, appliance_disk, guest_device_to_appliance, mapper_to_lv, resolve_spec
 from rescue.guest.fstab import parse_fstab
 
 FILESYSTEMS = [

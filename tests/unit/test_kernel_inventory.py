@@ -1,16 +1,12 @@
-"""rescue.kernels: boot file names, kernel package names, joining sources per release."""
+"""rescue.kernel.inventory and .bootfiles: boot file names, kernel package names, joining sources per release."""
 from __future__ import annotations
 
 import pytest
 
-from rescue.kernel.inventory import (
-    booted_release,
-    is_kdump_initrd,
-    is_kernel_package,
-    join_kernels,
-    newest_first,
-)
-from rescue.kernel.bootfiles import parse_boot_name, release_from_boot_name
+from rescue.distro.redhat import RedHat
+from rescue.distro.redhat_naming import is_kernel_package
+from rescue.kernel.bootfiles import is_kdump_initrd, parse_boot_name, release_from_boot_name
+from rescue.kernel.inventory import booted_release, join_kernels, newest_first
 from rescue.model import InitrdFile, Kernel, ModulesDir, RpmPackage, VmlinuzFile
 
 PLUS = "2.6.18-274.3.1.el5.centos.plus"
@@ -101,7 +97,7 @@ def test_join_every_source_per_release_newest_first():
         system_maps=[OLD],
         configs=[OLD],
         packages=[_kernel_pkg("238.el5"), RpmPackage("kernel-headers", 0, "2.6.18", "238.el5", "x86_64")],
-        el_major=5,
+        naming=RedHat.of_release(5),
     )
     assert [k.uname_r for k in kernels] == [PLUS, OLD]
     plus, old = kernels
@@ -117,7 +113,7 @@ def test_join_keys_packages_by_uname_r_with_flavour():
         vmlinuz=[_vmlinuz("2.6.18-274.el5xen"), _vmlinuz("2.6.18-274.el5PAE")],
         initrds=[], modules=[], system_maps=[], configs=[],
         packages=[_kernel_pkg("274.el5", "kernel-xen"), _kernel_pkg("274.el5", "kernel-PAE", "i686")],
-        el_major=5,
+        naming=RedHat.of_release(5),
     )
     by_release = {k.uname_r: k for k in kernels}
     assert by_release["2.6.18-274.el5xen"].rpm.name == "kernel-xen"
@@ -127,12 +123,12 @@ def test_join_keys_packages_by_uname_r_with_flavour():
 
 def test_join_el6_package_release_carries_arch():
     pkg = RpmPackage("kernel", 0, "2.6.32", "754.el6", "x86_64")
-    (k,) = join_kernels([_vmlinuz("2.6.32-754.el6.x86_64")], [], [], [], [], [pkg], el_major=6)
+    (k,) = join_kernels([_vmlinuz("2.6.32-754.el6.x86_64")], [], [], [], [], [pkg], naming=RedHat.of_release(6))
     assert k.uname_r == "2.6.32-754.el6.x86_64" and k.rpm == pkg
 
 
 def test_join_keys_renamed_vmlinuz_by_file_name():
-    (k,) = join_kernels([_vmlinuz(OLD, embedded=PLUS)], [], [], [], [], [], el_major=5)
+    (k,) = join_kernels([_vmlinuz(OLD, embedded=PLUS)], [], [], [], [], [], naming=RedHat.of_release(5))
     assert k.uname_r == OLD
     assert booted_release(k) == PLUS
 
@@ -141,7 +137,7 @@ def test_join_drops_kdump_initrds():
     kernels = join_kernels(
         vmlinuz=[_vmlinuz(OLD)],
         initrds=[_initrd(OLD, f"initrd-{OLD}kdump.img")],
-        modules=[], system_maps=[], configs=[], packages=[], el_major=5,
+        modules=[], system_maps=[], configs=[], packages=[], naming=RedHat.of_release(5),
     )
     assert [k.uname_r for k in kernels] == [OLD]
     assert kernels[0].initrd is None
@@ -149,13 +145,13 @@ def test_join_drops_kdump_initrds():
 
 def test_join_keeps_the_boot_initrd_of_a_kdump_flavour_kernel():
     kdump = f"{OLD}kdump"
-    kernels = join_kernels([_vmlinuz(kdump)], [_initrd(OLD, f"initrd-{kdump}.img")], [], [], [], [], el_major=5)
+    kernels = join_kernels([_vmlinuz(kdump)], [_initrd(OLD, f"initrd-{kdump}.img")], [], [], [], [], naming=RedHat.of_release(5))
     (k,) = kernels
     assert k.uname_r == kdump and k.initrd is not None
 
 
 def test_join_of_nothing_is_empty():
-    assert join_kernels([], [], [], [], [], [], el_major=5) == ()
+    assert join_kernels([], [], [], [], [], [], naming=RedHat.of_release(5)) == ()
 
 
 def test_booted_release_without_vmlinuz_is_none():
@@ -169,7 +165,7 @@ def test_package_of_an_unusually_named_kernel_joins_its_files():
     pkg = RpmPackage("kernel", 0, "6.1.0", "56", "x86_64")
     v = VmlinuzFile("/boot/vmlinuz-6.1.0-56-amd64", "6.1.0-56-amd64", "6.1.0-56-amd64 (debian-kernel@lists.debian.org)",
                     "6.1.0-56-amd64")
-    (k,) = join_kernels([v], [], [], [], [], [pkg], el_major=6)
+    (k,) = join_kernels([v], [], [], [], [], [pkg], naming=RedHat.of_release(6))
     assert k.uname_r == "6.1.0-56-amd64" and k.rpm == pkg and k.vmlinuz == v
 
 
@@ -177,5 +173,5 @@ def test_unusual_matching_needs_a_single_candidate():
     from rescue.model import RpmPackage, VmlinuzFile
     pkg = RpmPackage("kernel", 0, "6.1.0", "56", "x86_64")
     files = [VmlinuzFile(f"/boot/vmlinuz-6.1.0-56-{f}", f"6.1.0-56-{f}", None, None) for f in ("amd64", "rt-amd64")]
-    kernels = join_kernels(files, [], [], [], [], [pkg], el_major=6)
+    kernels = join_kernels(files, [], [], [], [], [pkg], naming=RedHat.of_release(6))
     assert {k.uname_r for k in kernels if k.rpm} == {"6.1.0-56.x86_64"}

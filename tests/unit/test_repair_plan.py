@@ -11,7 +11,9 @@ import pytest
 
 from rescue.errors import Exit, RescueError
 from rescue.model import Diagnosis, Finding, GuestFacts, OsInfo, RecommendedKernel, Severity
-from rescue.repair import backup_name, choose_target, grub_root_for, initrd_drivers, missing_from_initrd
+from rescue.bootloader.base import backup_name
+from rescue.repair.plan import choose_target, initrd_drivers, missing_from_initrd
+from rescue.bootloader.grub_legacy.devices import grub_root_for
 
 IMAGE = "/images/web01.vmdk"
 PLUS = "2.6.18-274.3.1.el5.centos.plus"
@@ -157,7 +159,7 @@ def os_with(*mountpoints: tuple[str, str]) -> OsInfo:
     ((("/", LV_ROOT), ("/boot", "/dev/sdb1")), "/dev/sda", "(hd1,0)"),
 ])
 def test_grub_root_for(mountpoints, first_disk, expected):
-    assert grub_root_for(os_with(*mountpoints), first_disk) == expected
+    assert grub_root_for(os_with(*mountpoints).mountpoints, first_disk) == expected
 
 
 # --- choose_target -----------------------------------------------------------------

@@ -6,7 +6,7 @@ print them, escape sequences and carriage returns included.
 """
 import pytest
 
-from rescue.console import ERRORS, STAGES, analyse, clean, last_lines
+from rescue.bootcheck.console import ERRORS, STAGES, analyse, clean, last_lines
 
 ESC = "\x1b"
 SEABIOS = (f"{ESC}c{ESC}[?7l{ESC}[2J{ESC}[0mSeaBIOS (version 1.16.2-debian-1.16.2-1)\r\n"
@@ -516,7 +516,7 @@ def test_last_lines():
 
 
 def test_every_error_code_has_a_message_and_a_hint():
-    import rescue.console as console
+    import rescue.bootcheck.console as console
     codes = {code for _, code, _ in console._BOOT_PROBLEMS + console._KERNEL_PROBLEMS}
     codes |= {"KERNEL_VERSION_UNEXPECTED", "BOOT_CODE_SILENT", "GUEST_STOPPED", "BOOT_TIMEOUT", "GRUB_FILE_NOT_FOUND"}
     assert codes <= set(ERRORS)

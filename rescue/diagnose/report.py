@@ -25,7 +25,8 @@ from rescue import __version__
 from rescue.errors import RescueError
 from rescue.kernel.inventory import newest_first
 from rescue.model import BootEntry, Diagnosis, Finding, GuestFacts, Kernel, Severity
-from rescue.rules import default_index, entry_file_release, needs_repair
+from rescue.diagnose.rules import needs_repair
+from rescue.diagnose.rules.facts import default_index, entry_file_release
 
 SCHEMA_ID = "vmrescue.report/1"
 SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}

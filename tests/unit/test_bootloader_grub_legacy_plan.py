@@ -1,6 +1,7 @@
-"""Tests for rescue.grubrender: planning and rendering grub.conf after reinstall-kernel.
+"""Tests for rescue.bootloader.grub_legacy.plan and .render: planning and rendering grub.conf
+after reinstall-kernel.
 
-Every rendered file is parsed back with rescue.grubconf.parse_grub_legacy and
+Every rendered file is parsed back with the grub_legacy.config reader (parse_grub_legacy) and
 must give the planned entries, default and fallback (`assert_round_trip`).
 """
 from __future__ import annotations
@@ -11,16 +12,13 @@ from dataclasses import dataclass, field
 import jinja2
 import pytest
 
-from rescue import grubrender
+from rescue.bootloader import templates
+from rescue.bootloader.grub_legacy import render as grubrender
 from rescue.errors import Exit, RescueError
-from rescue.grubconf import parse_grub_legacy
-from rescue.grubrender import (
-    GrubPlan,
-    NewKernelEntry,
-    default_initrd_name,
-    plan_grub_conf,
-    unified_diff,
-)
+from rescue.bootloader.grub_legacy.config import parse_grub_legacy
+from rescue.bootloader.grub_legacy.plan import GrubPlan, NewKernelEntry, plan_grub_conf
+from rescue.distro.redhat import initrd_name as default_initrd_name
+from rescue.bootloader.grub_legacy.render import unified_diff
 
 PLUS = "2.6.18-274.3.1.el5.centos.plus"
 OLD = "2.6.18-238.el5"
@@ -648,15 +646,15 @@ def test_environment_settings():
     assert env.undefined is jinja2.StrictUndefined
     assert env.keep_trailing_newline is True
     assert isinstance(env.loader, jinja2.FileSystemLoader)
-    assert [str(p) for p in env.loader.searchpath] == [str(grubrender.TEMPLATES_DIR)]
-    assert (grubrender.TEMPLATES_DIR / "grub.conf.j2").is_file()
+    assert [str(p) for p in env.loader.searchpath] == [str(templates.TEMPLATES_DIR)]
+    assert (templates.TEMPLATES_DIR / "grub.conf.j2").is_file()
 
 
 def test_no_template_is_built_from_strings():
-    source = inspect.getsource(grubrender)
+    source = inspect.getsource(grubrender) + inspect.getsource(templates)
     assert "from_string" not in source
     assert "Template(" not in source
-    template = (grubrender.TEMPLATES_DIR / "grub.conf.j2").read_text()
+    template = (templates.TEMPLATES_DIR / "grub.conf.j2").read_text()
     assert "{% include" not in template and "{% import" not in template and "{% extends" not in template
 
 

@@ -1,5 +1,4 @@
-"""Read boot loader configuration: GRUB legacy (0.97) grub.conf/menu.lst, a
-minimal GRUB2 grub.cfg, Boot Loader Spec entries and grubenv. No I/O.
+"""Read a GRUB legacy (0.97) grub.conf / menu.lst. No I/O.
 
 The GRUB legacy reader follows what stage2 itself does when it reads the
 menu file (stage2.c get_line_from_config, cmdline.c skip_to):
@@ -20,22 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = [
-    "GrubConfig",
-    "GrubMenuEntry",
-    "parse_grub_legacy",
-    "parse_grub_device",
-    "split_grub_path",
-    "kernel_arg",
-    "Grub2Config",
-    "Grub2Entry",
-    "parse_grub2_cfg",
-    "BlsEntry",
-    "parse_bls_entry",
-    "parse_grubenv",
-]
-
-# --- GRUB legacy -------------------------------------------------------------
+__all__ = ["GrubConfig", "GrubMenuEntry", "parse_grub_legacy", "parse_grub_device", "split_grub_path",
+           "split_path_args"]
 
 # GRUB 0.97 builtins plus the distribution patches seen on EL guests
 # (splashimage, foreground, background) and SUSE (gfxmenu).
@@ -169,7 +154,7 @@ def _first_word(arg: str) -> str:
     return arg.split(" ", 1)[0] if arg else ""
 
 
-def _split_path_args(arg: str) -> tuple[str | None, str]:
+def split_path_args(arg: str) -> tuple[str | None, str]:
     """(file, rest) of "kernel [--opt ...] file args": leading --options
     (--type=..., --no-mem-option, --force) are GRUB's, not the path."""
     rest = arg.strip(" ")
@@ -213,7 +198,7 @@ class _EntryBuilder:
             self.root = self.rootnoverify
         elif key == "kernel":
             self._mark_load()
-            path, args = _split_path_args(arg)
+            path, args = split_path_args(arg)
             if path is None:
                 err("'kernel' without a file")
             if self.kernel is not None:
@@ -225,14 +210,14 @@ class _EntryBuilder:
                 err("'initrd' without a file")
             self.initrd = path or None
         elif key in ("module", "modulenounzip"):
-            path, args = _split_path_args(arg)
+            path, args = split_path_args(arg)
             if path is None:
                 err(f"'{key}' without a file")
             else:
                 self.modules.append((path, args))
         elif key == "chainloader":
             self._mark_load()
-            path, _args = _split_path_args(arg)
+            path, _args = split_path_args(arg)
             self.chainloader = path
         elif key == "savedefault":
             self.savedefault = True
@@ -351,24 +336,6 @@ def parse_grub_legacy(text: str) -> GrubConfig:
                       entries=tuple(entries), errors=tuple(errors))
 
 
-def not_a_config(data: bytes) -> str | None:
-    """Why the bytes of a boot loader configuration file are no configuration at all, or None.
-
-    An empty file, or one holding NUL bytes or mostly control characters: blocks
-    of another file after a crash, or a file overwritten by mistake. Such a file
-    is reported as damaged rather than parsed into "no entries".
-    """
-    if not data:
-        return "is empty (0 bytes)"
-    sample = data[:64 * 1024]
-    nuls = sample.count(0)
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13)) + sample.count(127)
-    if nuls or controls * 20 > len(sample):
-        what = f"{nuls} NUL bytes" if nuls else f"{controls} control characters"
-        return f"holds binary data, not text ({what} in its first {len(sample)} bytes)"
-    return None
-
-
 _DEVICE_RE = re.compile(r"\(hd(\d+)(?:,(\d+))?(?:,[a-h])?\)")
 
 
@@ -391,271 +358,3 @@ def split_grub_path(path: str) -> tuple[str | None, str]:
         if end > 0:
             return path[:end + 1], path[end + 1:]
     return None, path
-
-
-def _kernel_words(args: str) -> list[str]:
-    # The kernel's next_arg(): blanks separate words except inside double
-    # quotes; the quotes themselves are removed.
-    words, word, quoted, in_word = [], [], False, False
-    for c in args:
-        if c == '"':
-            quoted = not quoted
-            in_word = True
-            continue
-        if c.isspace() and not quoted:
-            if in_word:
-                words.append("".join(word))
-                word, in_word = [], False
-            continue
-        word.append(c)
-        in_word = True
-    if in_word:
-        words.append("".join(word))
-    return words
-
-
-def kernel_arg(args: str, name: str) -> str | None:
-    """The value of kernel parameter `name` in a command line, e.g.
-    kernel_arg("ro root=/dev/VolGroup00/LogVol00 rhgb", "root").
-
-    The last occurrence wins, as in the kernel. A bare flag ("ro", "single")
-    gives ""; an absent one None. Words after "--" belong to init, not the
-    kernel, and are not searched.
-    """
-    name = name.rstrip("=")
-    value = None
-    for word in _kernel_words(args or ""):
-        if word == "--":
-            break
-        key, sep, val = word.partition("=")
-        if key == name:
-            value = val if sep else ""
-    return value
-
-
-# --- GRUB2 ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Grub2Entry:
-    index: int                     # position in its menu (top level, or its submenu)
-    title: str
-    kernel: str | None
-    kernel_args: str
-    initrd: str | None             # the last initrd file (microcode images come first)
-    parent: int | None = None      # top-level index of the submenu holding it
-                                   # (GRUB names it "parent>index")
-
-
-@dataclass(frozen=True)
-class Grub2Config:
-    default: str | None            # as written: "0", "1>2", a title, "${saved_entry}"
-    entries: tuple[Grub2Entry, ...] = ()
-    errors: tuple[str, ...] = ()
-
-
-def _script_words(line: str) -> list[tuple[str, bool]]:
-    """Split a grub.cfg line into (word, was_quoted) pairs: single quotes are
-    literal, double quotes and backslashes escape, "#" at a word start
-    begins a comment, an unquoted ";" is its own word."""
-    words: list[tuple[str, bool]] = []
-    word: list[str] = []
-    quoted = in_word = False
-    i, n = 0, len(line)
-
-    def flush() -> None:
-        nonlocal word, quoted, in_word
-        if in_word:
-            words.append(("".join(word), quoted))
-        word, quoted, in_word = [], False, False
-
-    while i < n:
-        c = line[i]
-        if c == "\\" and i + 1 < n:
-            word.append(line[i + 1])
-            in_word = True
-            i += 2
-            continue
-        if c == "'":
-            end = line.find("'", i + 1)
-            end = n if end < 0 else end
-            word.append(line[i + 1:end])
-            quoted = in_word = True
-            i = end + 1
-            continue
-        if c == '"':
-            i += 1
-            while i < n and line[i] != '"':
-                if line[i] == "\\" and i + 1 < n and line[i + 1] in '"\\$':
-                    i += 1
-                word.append(line[i])
-                i += 1
-            quoted = in_word = True
-            i += 1
-            continue
-        if c.isspace():
-            flush()
-        elif c == "#" and not in_word:
-            break
-        elif c == ";":
-            flush()
-            words.append((";", False))
-        else:
-            word.append(c)
-            in_word = True
-        i += 1
-    flush()
-    return words
-
-
-def _commands(words: list[tuple[str, bool]]):
-    """Split a line's words into commands at ";", after an opening "{" and
-    around a closing "}", so one-line blocks ("menuentry 'x' { linux /v; }")
-    read like multi-line ones."""
-    command: list[tuple[str, bool]] = []
-    for w in words:
-        if w == (";", False):
-            if command:
-                yield command
-            command = []
-        elif w == ("{", False):
-            command.append(w)
-            yield command
-            command = []
-        elif w == ("}", False):
-            if command:
-                yield command
-            yield [w]
-            command = []
-        else:
-            command.append(w)
-    if command:
-        yield command
-
-
-_LINUX_CMDS = frozenset({"linux", "linux16", "linuxefi"})
-_INITRD_CMDS = frozenset({"initrd", "initrd16", "initrdefi"})
-
-
-def parse_grub2_cfg(text: str) -> Grub2Config:
-    """A minimal grub.cfg reader: the menuentry (and submenu) blocks with
-    their linux/initrd lines, and `set default=`. Scripting (if, functions,
-    variables) is not evaluated; `${...}` values are returned as written.
-    When several `set default=` lines exist, the last one wins, except the
-    one-shot "${next_entry}" of grub2-reboot. Never raises."""
-    default: str | None = None
-    entries: list[Grub2Entry] = []
-    errors: list[str] = []
-    # Each open block: [kind, info]; kind is "menuentry", "submenu" or "other".
-    stack: list[list] = []
-    top_index = 0
-
-    def in_kind(kind: str) -> list | None:
-        for block in reversed(stack):
-            if block[0] == kind:
-                return block
-        return None
-
-    if not isinstance(text, str):
-        return Grub2Config(None, (), ("configuration is not text",))
-    for number, line in enumerate(text[:_MAX_TEXT].splitlines(), 1):
-        for cmd in _commands(_script_words(line)):
-            name, name_quoted = cmd[0]
-            opens = len(cmd) > 1 and cmd[-1] == ("{", False)
-            if name == "}" and not name_quoted:
-                if stack:
-                    finished = stack.pop()
-                    if finished[0] == "menuentry":
-                        entries.append(Grub2Entry(**finished[1]))
-                else:
-                    errors.append(f"line {number}: '}}' without an open block")
-                continue
-            if name in ("menuentry", "submenu") and not name_quoted:
-                title = cmd[1][0] if len(cmd) > 1 and cmd[1] != ("{", False) else ""
-                parent_sub = in_kind("submenu")
-                if in_kind("menuentry"):
-                    errors.append(f"line {number}: {name} inside a menuentry")
-                if parent_sub is not None:
-                    index = parent_sub[1]["children"]
-                    parent_sub[1]["children"] += 1
-                    parent = parent_sub[1]["index"]
-                else:
-                    index, parent = top_index, None
-                    top_index += 1
-                if name == "menuentry":
-                    info = dict(index=index, title=title, kernel=None, kernel_args="",
-                                initrd=None, parent=parent)
-                else:
-                    info = dict(index=index, children=0)
-                if opens:
-                    stack.append([name, info])
-                else:
-                    errors.append(f"line {number}: {name} without '{{' on the same line")
-                continue
-            if opens:
-                stack.append(["other", None])      # function bodies and the like
-                continue
-            entry = in_kind("menuentry")
-            if name in _LINUX_CMDS and entry is not None and len(cmd) > 1:
-                entry[1]["kernel"] = cmd[1][0]
-                entry[1]["kernel_args"] = " ".join(w for w, _q in cmd[2:])
-            elif name in _INITRD_CMDS and entry is not None and len(cmd) > 1:
-                entry[1]["initrd"] = cmd[-1][0]
-            elif name == "set" and len(cmd) > 1 and cmd[1][0].startswith("default="):
-                value = cmd[1][0][len("default="):]
-                if value != "${next_entry}":
-                    default = value
-    if stack:
-        errors.append(f"{len(stack)} block(s) not closed at the end of the file")
-        for block in stack:
-            if block[0] == "menuentry":
-                entries.append(Grub2Entry(**block[1]))
-    return Grub2Config(default, tuple(entries), tuple(errors))
-
-
-# --- Boot Loader Spec entries and grubenv -------------------------------------
-
-@dataclass(frozen=True)
-class BlsEntry:
-    title: str | None
-    version: str | None
-    linux: str | None
-    initrd: str | None             # the last initrd line (microcode images come first)
-    options: str                   # all options lines joined; may hold "$kernelopts"
-
-
-def parse_bls_entry(text: str) -> BlsEntry:
-    """Parse one /boot/loader/entries/*.conf file ("key value" lines).
-    Repeated options lines are joined, as the spec says. Never raises."""
-    values: dict[str, str] = {}
-    options: list[str] = []
-    for line in text.splitlines() if isinstance(text, str) else ():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, _, value = line.partition(" ")
-        value = value.strip()
-        if key == "options":
-            if value:
-                options.append(value)
-        else:
-            values[key] = value
-    return BlsEntry(
-        title=values.get("title"),
-        version=values.get("version"),
-        linux=values.get("linux"),
-        initrd=values.get("initrd"),
-        options=" ".join(options),
-    )
-
-
-def parse_grubenv(text: str) -> dict[str, str]:
-    """The variables of a GRUB2 environment block (/boot/grub2/grubenv):
-    "key=value" lines, with the "#" padding ignored. Never raises."""
-    env: dict[str, str] = {}
-    for line in text.splitlines() if isinstance(text, str) else ():
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if sep and key:
-            env[key] = value
-    return env

@@ -10,10 +10,10 @@ import pytest
 from rich.console import Console
 
 from rescue.errors import RescueError
-from rescue.report import FailedImage, clean, render_error, render_text, safe, to_json_document
-from rescue.rules import diagnose
+from rescue.diagnose.report import FailedImage, clean, render_error, render_text, safe, to_json_document
+from rescue.diagnose.rules import diagnose
 
-from test_rules import ALL_SCENARIOS, CUR, IMAGE, OLD, PLUS, PLUS_RPM, entry, grub, healthy, kernel, pkg
+from test_diagnose_rules import ALL_SCENARIOS, CUR, IMAGE, OLD, PLUS, PLUS_RPM, entry, grub, healthy, kernel, pkg
 
 jsonschema = pytest.importorskip("jsonschema")
 

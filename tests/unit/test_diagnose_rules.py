@@ -1,6 +1,6 @@
 """rescue.rules: findings, verdict and recommended kernel for hand-built guests.
 
-The scenario builders at the top are reused by test_report.py.
+The scenario builders at the top are reused by test_diagnose_report.py.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rescue.model import (
     BootEntry, Bootloader, Diagnosis, GuestFacts, InitrdFile, Kernel, ModulesDir, OsInfo, RpmPackage,
     Severity, ThirdPartyModule, VmlinuzFile, YumConfig, YumEvent, YumRepo,
 )
-from rescue.rules import diagnose, needs_repair
+from rescue.diagnose.rules import diagnose, needs_repair
 
 IMAGE = "/images/web01.vmdk"
 PLUS = "2.6.18-274.3.1.el5.centos.plus"
@@ -592,7 +592,7 @@ def test_grub_conf_symlinked_out_of_boot():
     got = [c for c, _ in codes(d)]
     assert "BOOT_SYMLINK" in got and "NO_BOOTLOADER_CONFIG" not in got     # one finding says it
     assert finding(d, "BOOT_SYMLINK").severity == E and "/etc/shadow" in finding(d, "BOOT_SYMLINK").message
-    from rescue.rules import repair_blocker
+    from rescue.diagnose.rules import repair_blocker
     assert repair_blocker(d).code == "BOOT_SYMLINK"
 
 
@@ -654,7 +654,7 @@ def test_a_non_rpm_guest_is_not_sent_to_reinstall_kernel():
 
 
 def test_repair_blockers():
-    from rescue.rules import repair_blocker
+    from rescue.diagnose.rules import repair_blocker
     assert repair_blocker(diagnose(healthy())) is None
     assert repair_blocker(diagnose(dataclasses.replace(healthy(), in_use="x"))).code == "IMAGE_IN_USE"
     assert repair_blocker(diagnose(dataclasses.replace(healthy(), unmounted=("/boot",)))).code == "BOOT_UNREADABLE"

@@ -1,80 +1,34 @@
-"""Plan and render a GRUB legacy grub.conf after `reinstall-kernel`. No I/O.
+"""Plan a GRUB legacy grub.conf after `reinstall-kernel`. No I/O.
 
 The caller hands over the current text of /boot/grub/grub.conf (or None when
 it is gone) and a `file_exists` function; `plan_grub_conf` decides which
 entries stay, writes an entry for the reinstalled kernel in the distribution's
 own style (the shape anaconda and grubby write) and renders the whole file
-from `templates/grub.conf.j2`. Writing it, atomically and with a backup, is
-the caller's business.
-
-Safety of the rendering:
-
-* Guest text (titles, arguments, paths, comments) only ever reaches the
-  template as *values*; it is never template source. A title such as
-  "{{ 7*7 }}" is written as those nine characters.
-* GRUB 0.97 reads its menu one line at a time (stage2.c
-  get_line_from_config): a newline in a value would start a new command, and
-  a backslash at the end of a line joins the next line to it. Values with a
-  control character (newline, carriage return, NUL, ESC, ...) are refused
-  with `UNSAFE_GRUB_VALUE`, and so is any rendered line that ends with a
-  backslash or is longer than the 1500-byte buffer stage2 reads lines into.
-  Tabs in lines kept from the guest's file become spaces, as GRUB reads them.
+from `templates/grub.conf.j2` (`render`, which also refuses what GRUB could not
+read back). Writing it, atomically and with a backup, is the caller's business.
 """
 from __future__ import annotations
 
-import difflib
-import functools
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import jinja2
-
-from rescue.errors import Exit, RescueError
-from rescue.grubconf import (
-    GrubConfig,
-    GrubMenuEntry,
-    kernel_arg,
-    parse_grub_device,
-    parse_grub_legacy,
-    split_grub_path,
+from rescue.bootloader.cmdline import kernel_arg
+from rescue.bootloader.grub_legacy.config import GrubConfig, GrubMenuEntry, parse_grub_device, parse_grub_legacy
+from rescue.bootloader.grub_legacy.menu import (
+    args_source, booted_index, fallbacks, global_comments, judge, layout,
 )
-from rescue.kernel.bootfiles import release_from_boot_name
-from rescue.rpm.vercmp import compare_uname_r
+from rescue.bootloader.grub_legacy.render import check_guest_text, check_value, finish, shown, unsafe
+from rescue.errors import Exit, RescueError
 
-__all__ = [
-    "GrubPlan",
-    "NewKernelEntry",
-    "TEMPLATES_DIR",
-    "default_initrd_name",
-    "plan_grub_conf",
-    "unified_diff",
-]
+__all__ = ["GrubPlan", "NewKernelEntry", "plan_grub_conf"]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-TEMPLATE_NAME = "grub.conf.j2"
-
-GRUB_LINE_MAX = 1500          # stage2 reads config lines into a 1500-byte buffer
 FRESH_TIMEOUT = 5             # anaconda's timeout=5
-HEADER_MARK = "# vmrescue:"   # our own header lines; dropped when we re-read our file
-
-# Control characters (C0 but TAB, DEL, C1) and the Unicode line and paragraph
-# separators, which some readers take for line breaks.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-_UNSAFE_OR_TAB = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CHAR_NAMES = {"\x00": "a NUL byte", "\n": "a newline", "\r": "a carriage return",
-               "\t": "a tab", "\x1b": "an escape character (ESC)"}
-_TITLE_LINE = re.compile(r"[ \t]*title(?=[ \t=]|$)[ \t=]*")
-_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
 # Global commands anaconda writes as "key=value"; the others as "key value".
 _EQUALS_STYLE = frozenset({"default", "timeout", "fallback", "splashimage"})
 # Arguments only a Xen dom0 kernel understands: not copied to a native entry.
 _XEN_ONLY_ARG = re.compile(r"^(?:console=hvc\d*|xencons=.*)$")
 
-
-# --- the plan ------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class NewKernelEntry:
@@ -114,281 +68,6 @@ class GrubPlan:
     replaced: tuple[str, ...] = ()              # titles of old entries for the same release
     fallback_index: int | None = None           # first `fallback` entry, None when there is none
     notes: tuple[str, ...] = ()                 # other changes to the file, one sentence each
-
-
-def default_initrd_name(uname_r: str, el_major: int) -> str:
-    """The initrd file name the distribution uses: mkinitrd's initrd-R.img up
-    to EL5, dracut's initramfs-R.img from EL6."""
-    return f"initrd-{uname_r}.img" if el_major <= 5 else f"initramfs-{uname_r}.img"
-
-
-# --- refusing unsafe values ------------------------------------------------------
-
-def _shown(text: str, limit: int = 60) -> str:
-    """A value as it can be quoted in a message: control characters, and the bidi overrides
-    and other format characters that would reorder the terminal's line, as '?'."""
-    text = _UNSAFE_OR_TAB.sub("?", text)
-    text = "".join("?" if unicodedata.category(c) in ("Cf", "Zl", "Zp") else c for c in text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _char_name(char: str) -> str:
-    return _CHAR_NAMES.get(char, f"the control character U+{ord(char):04X}")
-
-
-def _unsafe(message: str) -> RescueError:
-    return RescueError(
-        "UNSAFE_GRUB_VALUE", message,
-        "Nothing was written. Fix the value (for a line of the guest's grub.conf: edit it "
-        "with virt-edit, or move the file away so that a fresh one is written) and run again.",
-        Exit.REFUSED)
-
-
-def _check_value(value: str, what: str, where: str) -> None:
-    """Refuse a value that could break a grub.conf line or a terminal."""
-    bad = _UNSAFE_OR_TAB.search(value)
-    if bad:
-        raise _unsafe(f"{where}: {what} {_shown(value)!r} contains {_char_name(bad.group())}; "
-                      f"GRUB reads one command per line, so it cannot be written into grub.conf.")
-    if value.endswith("\\"):
-        raise _unsafe(f"{where}: {what} {_shown(value)!r} ends with a backslash, which would join "
-                      f"the next line of grub.conf to it.")
-
-
-def _check_guest_text(text: str) -> None:
-    """Refuse a grub.conf whose kept lines hold control characters.
-
-    The parser skips such lines (GRUB would trip on them), so rendering from
-    the parsed model would silently lose them: refuse instead, naming the line
-    and the entry. A CR before the newline (a file saved with CRLF endings) is
-    a line ending, not data; comments inside the menu are not carried over and
-    are not checked.
-    """
-    title: str | None = None
-    for number, raw in enumerate(text.split("\n"), 1):
-        line = raw[:-1] if raw.endswith("\r") else raw
-        stripped = line.lstrip(" \t")
-        if stripped.startswith("#") and title is not None:
-            continue
-        m = _TITLE_LINE.match(line)
-        if m:
-            title = line[m.end():].rstrip(" \t\r")
-        bad = _UNSAFE.search(line)
-        if bad:
-            where = "the global settings" if title is None else f'entry "{_shown(title)}"'
-            raise _unsafe(f"grub.conf line {number} (in {where}) contains {_char_name(bad.group())}: "
-                          f"{_shown(line)!r}. It may be damaged (zeroed blocks after a crash) or "
-                          f"hostile; vmrescue does not rewrite it.")
-
-
-def _finalize(value):
-    """Last guard on every value the template prints (see _check_value)."""
-    if isinstance(value, str):
-        bad = _UNSAFE_OR_TAB.search(value)
-        if bad:
-            raise _unsafe(f"a value for grub.conf contains {_char_name(bad.group())}: "
-                          f"{_shown(value)!r}.")
-    return value
-
-
-def _check_rendered(text: str) -> None:
-    title = None
-    for number, line in enumerate(text.split("\n"), 1):
-        if line.startswith("title"):
-            title = line[len("title"):].strip()
-        where = "the global settings" if title is None else f'entry "{_shown(title)}"'
-        size = len(line.encode("utf-8", "surrogateescape"))
-        if size > GRUB_LINE_MAX:
-            raise _unsafe(f"line {number} of the new grub.conf (in {where}) is {size} bytes long; "
-                          f"GRUB 0.97 reads only the first {GRUB_LINE_MAX}.")
-        if line.endswith("\\"):
-            raise _unsafe(f"line {number} of the new grub.conf (in {where}) ends with a backslash, "
-                          f"which would join the next line to it.")
-
-
-# --- the template ---------------------------------------------------------------
-
-def _spaced(value: str) -> str:
-    """" value" when there is a value, "" otherwise: `kernel /v{{ args|spaced }}`."""
-    return f" {value}" if value else ""
-
-
-@functools.lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
-        autoescape=False,                 # grub.conf is not HTML
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=_finalize,
-    )
-    env.filters["spaced"] = _spaced
-    return env
-
-
-def _render(context: dict) -> str:
-    return _environment().get_template(TEMPLATE_NAME).render(**context)
-
-
-# --- reading the current file -------------------------------------------------
-
-def _global_comments(text: str) -> list[str]:
-    """Comment lines before the first `title` (anaconda's header, "#boot="),
-    as GRUB reads lines: CRs dropped, tabs as spaces, backslash-newline
-    joined. Our own header lines are left out: they are written afresh."""
-    comments: list[str] = []
-    buf = ""
-    for raw in text.split("\n"):
-        raw = raw.replace("\r", "").replace("\t", " ")
-        if raw.endswith("\\"):
-            buf += raw[:-1] + " "
-            continue
-        line, buf = (buf + raw).lstrip(" "), ""
-        if line.startswith("#"):
-            if not line.startswith(HEADER_MARK):
-                comments.append(line.rstrip(" "))
-        elif _TITLE_LINE.match(line):
-            return comments
-    if buf.lstrip(" ").startswith("#"):
-        comments.append(buf.strip(" "))
-    return comments
-
-
-def _numbers(arg: str) -> list[int]:
-    """The entry numbers of "fallback 1 2": words up to the first non-number."""
-    found = []
-    for word in arg.split():
-        if not _NUMBER.fullmatch(word):
-            break
-        found.append(int(word, 16) if word[:2] in ("0x", "0X") else int(word))
-    return found
-
-
-def _fallbacks(cfg: GrubConfig) -> list[int]:
-    args = [arg for key, arg in cfg.global_lines if key == "fallback"]
-    return _numbers(args[-1]) if args else []
-
-
-def _booted_index(cfg: GrubConfig) -> int | None:
-    """The entry GRUB boots without a key press (stage2.c: a default past the
-    end is replaced by the first valid fallback, else by entry 0). With
-    `default saved` the choice is in /boot/grub/default, unknown here: 0."""
-    count = len(cfg.entries)
-    if not count:
-        return None
-    if cfg.default is not None and cfg.default < count:
-        return cfg.default
-    for index in _fallbacks(cfg):
-        if index < count:
-            return index
-    return 0
-
-
-def _release(entry: GrubMenuEntry) -> str | None:
-    """Release of the Linux kernel an entry boots, from its file name."""
-    path = entry.linux_kernel
-    if not path:
-        return None
-    return release_from_boot_name(split_grub_path(path)[1].rsplit("/", 1)[-1])
-
-
-def _device(entry: GrubMenuEntry) -> str | None:
-    """The GRUB device an entry's files are read from: a "(hdX,Y)" prefix on
-    its kernel path, else its `root`; None means GRUB's own partition."""
-    device = split_grub_path(entry.kernel or entry.chainloader or "")[0]
-    return device or entry.root
-
-
-def _same_device(a: str, b: str) -> bool:
-    parsed = parse_grub_device(a)
-    return parsed is not None and parsed == parse_grub_device(b)
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    entry: GrubMenuEntry
-    action: str                # "keep", "drop", "replace"
-    reason: str = ""
-    verified: bool = False     # a Linux or Xen entry whose files were all found
-
-    @property
-    def alive(self) -> bool:
-        return self.verified and self.entry.kind in ("linux", "xen")
-
-
-def _judge(entry: GrubMenuEntry, uname_r: str, grub_root: str,
-           file_exists: Callable[[str], bool]) -> _Verdict:
-    def exists(path: str) -> bool:
-        # file_exists resolves paths against the caller's grub_root; a file
-        # on another GRUB device is named with that device, as GRUB names it.
-        device, rest = split_grub_path(path)
-        device = device or entry.root
-        if device is not None and not _same_device(device, grub_root):
-            return bool(file_exists(device + rest))
-        return bool(file_exists(rest))
-
-    if entry.kind == "linux":
-        files = [("kernel", entry.kernel)] + ([("initrd", entry.initrd)] if entry.initrd else [])
-    elif entry.kind == "xen":
-        files = [("hypervisor", entry.kernel)] + [("module", path) for path, _ in entry.modules]
-    else:
-        # Chainloader entries (another OS) and commands such as "reboot" load
-        # nothing vmrescue can check: kept as written.
-        return _Verdict(entry, "keep")
-    missing = [f"{label} {path}" for label, path in files if path and not exists(path)]
-    action = "replace" if _release(entry) == uname_r else ("drop" if missing else "keep")
-    return _Verdict(entry, action, "missing " + ", ".join(missing) if missing else "", not missing)
-
-
-def _newer(a: GrubMenuEntry, b: GrubMenuEntry) -> bool:
-    ra, rb = _release(a), _release(b)
-    if ra is None or rb is None:
-        return ra is not None and rb is None
-    return compare_uname_r(ra, rb) > 0
-
-
-def _args_source(verdicts: list[_Verdict], want_kind: str,
-                 booted: int | None) -> tuple[GrubMenuEntry | None, bool]:
-    """The entry whose arguments the new entry copies, and whether it survives.
-
-    The last entry that worked: among surviving Linux/Xen entries (of the new
-    kernel's kind if there is one), the one GRUB booted, else the newest
-    kernel. If none survives, the one GRUB booted even though its files are
-    gone, else the first Linux/Xen entry at all.
-    """
-    alive = [v.entry for v in verdicts if v.alive]
-    if alive:
-        pool = [e for e in alive if e.kind == want_kind] or alive
-        for entry in pool:
-            if entry.index == booted:
-                return entry, True
-        best = pool[0]
-        for entry in pool[1:]:
-            if _newer(entry, best):
-                best = entry
-        return best, True
-    bootable = [v.entry for v in verdicts if v.entry.kind in ("linux", "xen")]
-    for entry in bootable:
-        if entry.index == booted:
-            return entry, False
-    return (bootable[0] if bootable else None), False
-
-
-def _layout(source: GrubMenuEntry | None, source_alive: bool, verdicts: list[_Verdict],
-            grub_root: str, boot_is_separate: bool) -> tuple[str, str]:
-    """(GRUB root, path prefix) for the new entry: as the surviving entries
-    have them (the args source first), else from the caller."""
-    witnesses = ([source] if source is not None and source_alive else [])
-    witnesses += [v.entry for v in verdicts if v.alive and v.entry is not source]
-    root = next((d for d in map(_device, witnesses) if d), grub_root)
-    if witnesses:
-        path = split_grub_path(witnesses[0].linux_kernel or "")[1]
-        prefix = "/boot" if path.startswith("/boot/") else ""
-    else:
-        prefix = "" if boot_is_separate else "/boot"
-    return root, prefix
 
 
 def _root_word(args: str) -> str | None:
@@ -436,8 +115,8 @@ def _kept_context(entry: GrubMenuEntry, notes: list[str]) -> dict:
         if not key:
             # "=x" names no command: GRUB skips it, and written back without
             # its "=" it would become the command "x".
-            notes.append(f'a line with no command ("={_shown(arg)}") in entry '
-                         f'"{_shown(entry.title)}" was left out.')
+            notes.append(f'a line with no command ("={shown(arg)}") in entry '
+                         f'"{shown(entry.title)}" was left out.')
             continue
         lines.append((key, arg))
     return dict(new=False, title=entry.title, lines=lines)
@@ -460,7 +139,7 @@ def _settings(cfg: GrubConfig, default_index: int, fallback: list[int] | None,
             have_fallback = True
             continue
         if not key:
-            notes.append(f'a global line with no command ("={_shown(arg)}") was left out.')
+            notes.append(f'a global line with no command ("={shown(arg)}") was left out.')
             continue
         out.append((key, ("=" if key in _EQUALS_STYLE else " ") if arg else "", arg))
     if not have_default:
@@ -532,7 +211,7 @@ def plan_grub_conf(
     notes: list[str] = []
     cfg: GrubConfig | None = None
     if current_text is not None:
-        _check_guest_text(current_text)
+        check_guest_text(current_text)
         cfg = parse_grub_legacy(current_text)
         if not cfg.global_lines and not cfg.entries:
             notes.append("grub.conf holds no settings and no entries; a complete file was written.")
@@ -546,7 +225,7 @@ def plan_grub_conf(
         return _fresh_plan(request, header, el_major=el_major, boot_is_separate=boot_is_separate,
                            grub_root=grub_root, splash_exists=splash_exists)
     assert current_text is not None
-    return _updated_plan(cfg, _global_comments(current_text), request, header,
+    return _updated_plan(cfg, global_comments(current_text), request, header,
                          boot_is_separate=boot_is_separate, grub_root=grub_root,
                          file_exists=file_exists)
 
@@ -566,22 +245,16 @@ def _check_request(*, uname_r: str, el_major: int, initrd_name: str, default_roo
             (grub_root, "the GRUB root device", where), (initrd_name, "the initrd name", where),
             (written_by, "the 'written by' stamp", "the header comment"),
             (backup_path or "", "the backup path", "the header comment")):
-        _check_value(value, what, place)
+        check_value(value, what, place)
     if not uname_r or re.search(r"[\s/]", uname_r):
-        raise _unsafe(f"{where}: the kernel release {_shown(uname_r)!r} is not a release "
+        raise unsafe(f"{where}: the kernel release {shown(uname_r)!r} is not a release "
                       f"(it is empty or holds a blank or a slash).")
     if not initrd_name or re.search(r"[\s/]", initrd_name):
-        raise _unsafe(f"{where}: the initrd name {_shown(initrd_name)!r} must be a file name in /boot.")
+        raise unsafe(f"{where}: the initrd name {shown(initrd_name)!r} must be a file name in /boot.")
     if parse_grub_device(grub_root) is None:
-        raise _unsafe(f"{where}: {grub_root!r} is not a GRUB legacy disk name such as (hd0,0).")
+        raise unsafe(f"{where}: {grub_root!r} is not a GRUB legacy disk name such as (hd0,0).")
     if not distro_title.strip():
-        raise _unsafe(f"{where}: the distribution title is empty.")
-
-
-def _finish(context: dict) -> str:
-    text = _render(context)
-    _check_rendered(text)
-    return text
+        raise unsafe(f"{where}: the distribution title is empty.")
 
 
 def _fresh_plan(request: dict, header: dict, *, el_major: int, boot_is_separate: bool,
@@ -593,7 +266,7 @@ def _fresh_plan(request: dict, header: dict, *, el_major: int, boot_is_separate:
     if splash_exists:
         settings.append(("splashimage", "=", f"{grub_root}{prefix}/grub/splash.xpm.gz"))
     settings.append(("hiddenmenu", "", ""))
-    text = _finish(dict(
+    text = finish(dict(
         header, dropped=[], comments=[], settings=settings, entries=[_entry_context(entry)],
         notice=_notice(el_major=el_major, boot_is_separate=boot_is_separate, root=grub_root,
                        prefix=prefix, args=entry.linux_args),
@@ -608,11 +281,11 @@ def _updated_plan(cfg: GrubConfig, comments: list[str], request: dict, header: d
     """The guest's grub.conf with dangling entries dropped and the new entry default."""
     notes: list[str] = request["notes"]
     uname_r = request["uname_r"]
-    verdicts = [_judge(e, uname_r, grub_root, file_exists) for e in cfg.entries]
-    booted = _booted_index(cfg)
-    source, source_alive = _args_source(verdicts, "xen" if uname_r.endswith("xen") else "linux",
+    verdicts = [judge(e, uname_r, grub_root, file_exists) for e in cfg.entries]
+    booted = booted_index(cfg)
+    source, source_alive = args_source(verdicts, "xen" if uname_r.endswith("xen") else "linux",
                                         booted)
-    root, prefix = _layout(source, source_alive, verdicts, grub_root, boot_is_separate)
+    root, prefix = layout(source, source_alive, verdicts, grub_root, boot_is_separate)
     entry = _new_entry(**request, root=root, prefix=prefix, source=source)
 
     # The new entry takes the place of the first old entry for its release;
@@ -645,7 +318,7 @@ def _updated_plan(cfg: GrubConfig, comments: list[str], request: dict, header: d
         notes.append(note)
     settings = _settings(cfg, default_index, fallback, notes)
 
-    text = _finish(dict(header, dropped=dropped, comments=comments, settings=settings,
+    text = finish(dict(header, dropped=dropped, comments=comments, settings=settings,
                         entries=entries, notice=None))
     return GrubPlan(text=text, default_index=default_index, kept=tuple(kept),
                     dropped=tuple(dropped), added=entry.title, entry=entry,
@@ -660,7 +333,7 @@ def _fallback(cfg: GrubConfig, new_index_of: dict[int, int], witnesses: list[Gru
     from), else none and the line goes. None when there was no fallback."""
     if not any(key == "fallback" for key, _ in cfg.global_lines):
         return None
-    old = _fallbacks(cfg)
+    old = fallbacks(cfg)
     fallback = list(dict.fromkeys(new_index_of[i] for i in old if i in new_index_of))
     if not fallback:
         fallback = [new_index_of[e.index] for e in witnesses if e.index in new_index_of][:1]
@@ -684,28 +357,3 @@ def _default_note(cfg: GrubConfig, booted: int | None, default_index: int) -> st
     elif cfg.default is not None and booted is not None:
         was += f' (past the last entry; GRUB booted "{cfg.entries[booted].title}")'
     return f"default {was} became {default_index}."
-
-
-# --- showing the change -------------------------------------------------------------
-
-def _lines(text: str) -> list[str]:
-    # Split on "\n" only: str.splitlines also breaks at \x0b, \x1c, U+2028 ...
-    lines = text.split("\n")
-    out = [line + "\n" for line in lines[:-1]]
-    if lines[-1]:
-        out.append(lines[-1])
-    return out
-
-
-def unified_diff(old: str | None, new: str, path: str) -> str:
-    """A unified diff from the current file (None or "" when it is gone) to
-    the planned one, as `diff -u` prints it; "" when they are the same."""
-    out = []
-    for line in difflib.unified_diff(_lines(old or ""), _lines(new),
-                                     fromfile=path if old is not None else "/dev/null",
-                                     tofile=path, fromfiledate="current",
-                                     tofiledate="planned by vmrescue"):
-        if not line.endswith("\n"):
-            line += "\n\\ No newline at end of file\n"
-        out.append(line)
-    return "".join(out)

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from rescue import fleet
+from rescue.diagnose import fleet
 from rescue.errors import Exit, RescueError
 from rescue.model import Diagnosis, Finding, GuestFacts, OsInfo, RecommendedKernel, Severity
 from rescue.operations import ImageResult

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import pytest
 
-from rescue.grubconf import (
-    BlsEntry,
+from rescue.bootloader.bls import BlsEntry, parse_bls_entry
+from rescue.bootloader.grub_legacy.config import (
     GrubMenuEntry,
-    parse_bls_entry,
-    parse_grub2_cfg,
     parse_grub_device,
     parse_grub_legacy,
-    parse_grubenv,
-    kernel_arg,
     split_grub_path,
 )
+from rescue.bootloader.grub2 import parse_grub2_cfg
+from rescue.bootloader.grubenv import parse_grubenv
+from rescue.bootloader.cmdline import kernel_arg
 
 # --- real-world grub.conf shapes -------------------------------------------------
 
@@ -608,11 +607,11 @@ def test_a_title_with_control_characters_still_starts_its_entry():
     (bytes(range(1, 32)) * 4, "control characters"),
 ])
 def test_not_a_config(data, says):
-    from rescue.grubconf import not_a_config
+    from rescue.bootloader.base import not_a_config
     assert says in not_a_config(data)
 
 
 def test_a_real_config_is_a_config():
-    from rescue.grubconf import not_a_config
+    from rescue.bootloader.base import not_a_config
     assert not_a_config(CENTOS5_ANACONDA.encode()) is None
     assert not_a_config("title Été\n\tkernel /vmlinuz\r\n".encode()) is None
