@@ -66,7 +66,7 @@ class RepairPlan:
             steps.append(("backup", ", ".join(copy for _, copy in self.backups)))
         if self.install is not None:
             steps.append(("install", f"{' '.join(self.install[:-1])} {self.package.path.name} "
-                                     "(the guest's own rpm; its RPM database lists the package afterwards)"))
+                                     "(the guest's own rpm; its RPM database now lists the package)"))
         else:
             steps.append(("install", f"unpack the {len(self.package.verified.header.files)} files of "
                                      f"{self.package.path.name} into the guest ({self.install_why})"))

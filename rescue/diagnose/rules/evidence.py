@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rescue.diagnose.rules.facts import default_kernel, is_bootable, is_complete, kernel_named
-from rescue.distro import family_for
+from rescue.distro import family_for, redhat_naming
 from rescue.distro.yum import kernel_events, package_from_log, package_name_from_log
 from rescue.kernel.inventory import newest_first
 from rescue.model import Diagnosis, GuestFacts, RecommendedKernel, RpmPackage, ThirdPartyModule
@@ -130,7 +130,9 @@ def recommend_kernel(facts: GuestFacts) -> RecommendedKernel | None:
     if release is None:
         return None
     family = family_for(facts.os)
-    package = family.package_file_for(release, facts.os.arch) if family else f"the package of kernel {release}"
+    # A guest not yet known as Red Hat (no inspection) is named by the Red Hat rules all the same.
+    package = (family.package_file_for(release, facts.os.arch) if family
+               else redhat_naming.package_file_for(release, facts.os.arch))
     return RecommendedKernel(release, package, reason)
 
 
