@@ -45,6 +45,7 @@ class Seen:
     modules_dirs: dict[str, frozenset[str]]   # release -> entries of /lib/modules/<release>
     vmxnet_vermagic: str | None
     grub_config: bool
+    grub_conf_stat: tuple[int, int, int, bytes] | None     # mode, uid, gid, SELinux label of grub.conf
 
 
 def _modinfo(data: bytes, key: str) -> str | None:
@@ -74,12 +75,18 @@ def _look(g, root: str) -> tuple[str, Seen]:
                 assert data[:4] == b"\x7fELF"
                 vermagic = _modinfo(data, "vermagic")
         grub_config = g.is_file("/boot/grub/grub.conf") or g.is_file("/boot/grub2/grub.cfg")
+        grub_conf_stat = None
+        if g.is_file("/boot/grub/grub.conf"):
+            st = g.statns("/boot/grub/grub.conf")
+            grub_conf_stat = (st["st_mode"] & 0o7777, st["st_uid"], st["st_gid"],
+                              g.lgetxattr("/boot/grub/grub.conf", "security.selinux"))
         hostname = g.inspect_get_hostname(root)
         seen = Seen(
             distro=g.inspect_get_distro(root), major=g.inspect_get_major_version(root),
             minor=g.inspect_get_minor_version(root), arch=g.inspect_get_arch(root),
             mountpoints=mps, kernel_packages=kernels, boot_files=boot, vmlinuz_versions=vmlinuz,
-            modules_dirs=modules, vmxnet_vermagic=vermagic, grub_config=grub_config)
+            modules_dirs=modules, vmxnet_vermagic=vermagic, grub_config=grub_config,
+            grub_conf_stat=grub_conf_stat)
     finally:
         g.umount_all()
     # Each fixture guest is named after its scenario: el5-seed -> el5seed.example.com
@@ -150,6 +157,14 @@ def test_boot_files_and_modules_match_the_declaration(seen, name):
         assert ("kernel" in entries) == (Part.MODULES in kod.parts)
         assert ("modules.dep" in entries) == (Part.MODULES_DEP in kod.parts)
     assert s.grub_config == (scn.grub is not None)
+
+
+@pytest.mark.parametrize("name", ALL_GROUPED)
+def test_grub_conf_is_as_anaconda_leaves_it(seen, name):
+    # 0600 (it may hold a password hash), root's, labelled boot_t: what a repair must keep
+    s = seen(name)
+    if s.grub_conf_stat is not None:
+        assert s.grub_conf_stat == (0o600, 0, 0, b"system_u:object_r:boot_t:s0\0")
 
 
 @pytest.mark.parametrize("name", ALL_GROUPED)

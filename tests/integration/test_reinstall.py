@@ -71,6 +71,23 @@ def test_seed_el5_raw_is_repaired(tmp_path, rpms):
     assert default["kernel"] == f"/vmlinuz-{EL5_PLUS}" and default["initrd"] == f"/initrd-{EL5_PLUS}.img"
     kernel = next(k for k in after["kernels"] if k["uname_r"] == EL5_PLUS)
     assert kernel["embedded_version"].startswith(EL5_PLUS + " ")
+    # The new grub.conf keeps what the fixture's (anaconda's) had: 0600, root's, its SELinux label.
+    assert grub_conf_stat(image, "raw") == (0o600, 0, 0, b"system_u:object_r:boot_t:s0\0")
+
+
+def grub_conf_stat(image: Path, fmt: str) -> tuple[int, int, int, bytes]:
+    g = fixtures.appliance()
+    try:
+        g.add_drive_opts(str(image), readonly=True, format=fmt)
+        g.launch()
+        root = g.inspect_os()[0]
+        for mountpoint, device in sorted(g.inspect_get_mountpoints(root).items(), key=lambda kv: len(kv[0])):
+            g.mount_ro(device, mountpoint)
+        st = g.statns("/boot/grub/grub.conf")
+        return (st["st_mode"] & 0o7777, st["st_uid"], st["st_gid"],
+                g.lgetxattr("/boot/grub/grub.conf", "security.selinux"))
+    finally:
+        g.close()
 
 
 def test_copied_kernel_el5_vmdk_gets_the_matching_kernel(tmp_path, rpms):
