@@ -182,6 +182,10 @@ def test_debian_guest_is_read_as_debian(diagnosed, corpus):
     entry = image_json(diagnosed["doc"], corpus["debian"])
     assert entry["os"]["distro"] == "debian" and entry["os"]["package_format"] == "deb"
     assert entry["bootloader"]["kind"] == "grub2" and entry["default_kernel"] == EL6_PLUS
+    # Debian names its initrd initrd.img-R: read, not dropped (its entry's initrd is found, and so is its kernel's)
+    debian = next(k for k in entry["kernels"] if k["uname_r"] == fixtures.hostile.DEBIAN_KERNEL)
+    assert debian["initrd"] == f"/boot/initrd.img-{fixtures.hostile.DEBIAN_KERNEL}"
+    assert not [f for f in entry["findings"] if f["code"] == "INITRD_MISSING"]
 
 
 def test_huge_grub_conf_is_read_in_bounded_time_and_findings(diagnosed, corpus):
