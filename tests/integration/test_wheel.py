@@ -1,4 +1,4 @@
-"""A built wheel, installed into a fresh venv outside the checkout, repairs a fixture guest (dry run).
+"""A built wheel, installed into a fresh venv outside the checkout, repairs a fixture guest (dry run, then for real).
 
 The venv is made from /usr/bin/python3 with --system-site-packages (the guestfs
 binding comes from the distribution); typer, jinja2 and rich come from PyPI as
@@ -54,3 +54,15 @@ def test_the_wheel_repairs_a_fixture_guest_on_a_dry_run(installed, tmp_path):
     assert f"+title CentOS ({PLUS})" in proc.stdout          # grub.conf rendered from the shipped template
     assert f"Would be: {image}: BOOTABLE · default kernel: {PLUS}" in proc.stdout
     assert fixtures.file_sha256(image) == before
+
+
+def test_the_wheel_repairs_a_fixture_guest(installed, tmp_path):
+    image = fixtures.overlay("el5-seed", tmp_path)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "COLUMNS": "200"}
+    proc = subprocess.run([str(installed / "bin" / "vmrescue"), "--accel", "tcg", "reinstall-kernel", "--yes",
+                           "--nosignature", "--allow-backing", "--from", str(fixtures.rpms_dir()), str(image)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"Repaired: {image} → kernel {PLUS}" in proc.stdout
+    assert f"Now: {image}: BOOTABLE · default kernel: {PLUS}" in proc.stdout
