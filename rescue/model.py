@@ -77,6 +77,7 @@ class ModulesDir:
     path: str                          # /lib/modules/<release>
     has_modules_dep: bool
     has_kernel_tree: bool              # kernel/ subtree present (not only misc/ leftovers)
+    has_vmlinuz: bool = False          # /lib/modules/<release>/vmlinuz: EL8+ kernel-core's own copy
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class YumEvent:
     when: str                          # as written in yum.log, e.g. "Sep 12 10:01:22"
     action: str                        # Installed, Updated, Erased
     package: str                       # as written, e.g. "kernel-2.6.18-274.3.1.el5.centos.plus.x86_64"
+    log: str = "yum.log"               # the file that says so: yum.log (EL5-EL7) or dnf.rpm.log (EL8+)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,10 @@ class BootEntry:
     initrd_exists: bool = False
     root_device: str | None = None     # root= as written
     root_resolved: str | None = None   # appliance device it names, None if unresolved
+    id: str | None = None              # GRUB 2's --id; a BLS entry's file name without .conf
+    source: str | None = None          # the BLS entry file it comes from
+    unset: tuple[str, ...] = ()        # $variables of its command line that expanded to nothing ("kernelopts")
+    machine_id: str | None = None      # a BLS entry's machine-id prefix
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,28 @@ class Bootloader:
     size: int | None = None            # bytes of the config file
     entries_total: int | None = None   # entries in the file when more than `entries` were checked
     damaged: str | None = None         # why the file is not a config at all: "is empty", "holds binary data ..."
+    default_setting: str | None = None     # `set default=` as written ("${saved_entry}", "0", a title)
+    default_request: str | None = None     # what names the default once resolved (saved_entry's value ...)
+    default_source: str | None = None      # where the request comes from: "saved_entry", "next_entry", grub.cfg
+    default_found: bool = True         # False: the request names no entry and GRUB boots entry 0 instead
+    env: GrubEnv | None = None         # the grubenv the configuration loads
+    dropped: tuple[str, ...] = ()      # BLS entries GRUB leaves out (their ids tie with another's)
+    bls_problems: tuple[tuple[str, str], ...] = ()     # (BLS file, what GRUB trips over in it)
+
+
+@dataclass(frozen=True)
+class GrubEnv:
+    """A GRUB 2 environment block (grubenv), its variables as GRUB reads them (rescue.bootloader.grubenv)."""
+    variables: tuple[tuple[str, str], ...] = ()    # in the file's order
+    size: int = 0                                  # bytes of the file
+    problem: str | None = None                     # why GRUB (or its next save_env) trips on it; None when sound
+    path: str = ""                                 # where it was read, when known
+
+    def get(self, name: str) -> str | None:
+        return next((value for key, value in self.variables if key == name), None)
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.variables)
 
 
 @dataclass(frozen=True)
@@ -183,6 +211,9 @@ class GuestFacts:
     windows: str | None = None                        # device holding a Windows system (no Linux root found)
     in_use: str | None = None                         # why the image looks held by a running VM
     rpmdb_error: str | None = None                    # why the RPM database could not be read
+    machine_id: str | None = None                     # /etc/machine-id
+    default_grub: tuple[tuple[str, str], ...] = ()    # /etc/default/grub's GRUB_* settings, unquoted
+    bls_entries: tuple[tuple[str, str], ...] = ()     # (id, linux) of every BLS entry, read or not by GRUB
 
 
 @dataclass(frozen=True)
@@ -190,6 +221,7 @@ class RecommendedKernel:
     uname_r: str
     package: str                       # file name to look for, e.g. kernel-2.6.18-274.el5.x86_64.rpm
     reason: str                        # which evidence chose it
+    packages: tuple[str, ...] = ()     # every package file the kernel needs (EL8+: kernel-core, kernel-modules ...)
 
 
 @dataclass(frozen=True)

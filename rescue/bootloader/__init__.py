@@ -1,15 +1,15 @@
 """Boot loaders: one interface (`base.BootLoader`), one module per kind, chosen by detection.
 
     grub_legacy   GRUB 0.97 (EL5, EL6): grub.conf / menu.lst
-    grub2         GRUB 2 (EL7+): grub.cfg
-    bls           Boot Loader Spec entries in /boot/loader/entries
+    grub2         GRUB 2 (EL7+): grub.cfg, its grubenv, and on EL8+ the BLS entries its blscfg reads
+    bls           Boot Loader Spec entries in /boot/loader/entries, without a grub.cfg
 
 `detect` picks the kind the guest boots with, in the order GRUB's own
 installations take precedence (a leftover grub.conf beside a grub.cfg means
 an EL6 guest); `kind_named` gives the kind behind a name a diagnosis reported.
 Nothing outside this package tests a kind's name: callers ask the kind.
 Shared pieces: `cmdline` (the kernel command line), `templates` (the Jinja
-templates files are rendered from), `grubenv`, `grubby`.
+templates files are rendered from), `grubenv`.
 """
 from __future__ import annotations
 

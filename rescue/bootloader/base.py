@@ -21,6 +21,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Protocol
 
+from rescue.guest.devices import Filesystem
+from rescue.model import GrubEnv
+
 
 # --- what a kind reads and returns ----------------------------------------------
 
@@ -31,6 +34,9 @@ class ConfigFiles(Protocol):
 
     def text(self, path: str) -> str | None:
         """A configuration file's text; None when absent, unreadable or not followable."""
+
+    def data(self, path: str) -> bytes | None:
+        """A configuration file's bytes (grubenv); None as for `text`."""
 
     def names(self, directory: str) -> list[str]:
         """The names in a directory ([] when there is none)."""
@@ -55,6 +61,11 @@ class MenuEntry:
     kernel_args: str = ""
     initrd: str | None = None
     grub_root: str | None = None       # GRUB legacy: the device the entry's paths are read from
+    id: str | None = None              # GRUB 2's --id; a BLS entry's file name without .conf
+    source: str | None = None          # the file it comes from, when not the configuration (a BLS entry)
+    unset: tuple[str, ...] = ()        # $variables of its command line that expanded to nothing
+    machine_id: str | None = None      # a BLS entry's machine-id prefix
+    path: str | None = None            # how GRUB 2's `default` counts it: "2", "1>0" in a submenu
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,13 @@ class Menu:
     default: int | None = None         # the entry booted unattended, as configured (may be past the end)
     fallback: int | None = None
     errors: tuple[str, ...] = ()       # what the boot loader would trip over, one sentence each
+    default_setting: str | None = None     # `set default=` as written ("${saved_entry}", "0", a title)
+    default_request: str | None = None     # what names the default ("${saved_entry}" resolved), when it is a name
+    default_source: str | None = None      # where it comes from: "saved_entry", "next_entry", the configuration
+    default_found: bool = True         # False: the request names no entry, and GRUB boots entry 0
+    env: GrubEnv | None = None         # the grubenv the configuration loads
+    dropped: tuple[str, ...] = ()      # entries the boot loader leaves out of its menu (BLS ids that tie)
+    file_problems: tuple[tuple[str, str], ...] = ()    # (file of an entry, what the boot loader trips over)
 
     def entry_at(self, index: int | None) -> MenuEntry | None:
         return next((e for e in self.entries if e.index == index), None)
@@ -77,6 +95,13 @@ class BootLayout:
     """Where a guest's boot files live: what a kind needs to name them."""
     first_disk: str                                 # the appliance's device of the guest's first disk
     mountpoints: tuple[tuple[str, str], ...]        # (mountpoint, appliance device), "/" first
+    filesystems: tuple[Filesystem, ...] = ()        # the disk's filesystems (type, label, UUID)
+
+    def filesystem(self, mountpoint: str) -> Filesystem | None:
+        """The filesystem mounted at `mountpoint` ("/boot" falls back to "/")."""
+        device = dict(self.mountpoints).get(mountpoint) or (dict(self.mountpoints).get("/")
+                                                            if mountpoint == "/boot" else None)
+        return next((fs for fs in self.filesystems if fs.device == device), None)
 
     @property
     def boot_is_separate(self) -> bool:
@@ -110,6 +135,7 @@ class BootLoaderPlan:
     step: str                          # its name in the repair plan ("grub.conf", "grub2"); "" when nothing is done
     detail: str                        # one line for the plan
     writes: tuple[FileWrite, ...] = ()
+    moves: tuple[tuple[str, str], ...] = ()         # files put aside (renamed), before the writes
     commands: tuple[tuple[str, ...], ...] = ()     # guest programs to run, in order
     notes: tuple[str, ...] = ()
     diff: str = ""                     # unified diff of every write
@@ -149,8 +175,8 @@ class BootLoader(ABC):
     def guest_path(self, entry: MenuEntry, path: str, layout: BootLayout) -> str | None:
         """The guest path of a file an entry names, as this boot loader resolves it."""
 
-    def set_default_hint(self, index: int) -> str:
-        """The operator's step to make entry `index` the default."""
+    def set_default_hint(self, index: int, entry_id: str | None = None) -> str:
+        """The operator's step to make entry `index` (of id `entry_id`, where it has one) the default."""
         return f"Set default={index} in {self.config}"
 
     @abstractmethod

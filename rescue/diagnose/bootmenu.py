@@ -28,7 +28,10 @@ def read_bootloader(reader: GuestReader, layout: BootLayout, filesystems: list[F
     entries = tuple(_resolved(loader, e, layout, reader, filesystems, lvs) for e in menu.entries[:MAX_ENTRIES])
     found = Bootloader(kind=loader.kind, config=loader.config, default=menu.default, fallback=menu.fallback,
                        entries=entries, parse_errors=menu.errors,
-                       entries_total=len(menu.entries) if len(menu.entries) > MAX_ENTRIES else None)
+                       entries_total=len(menu.entries) if len(menu.entries) > MAX_ENTRIES else None,
+                       default_setting=menu.default_setting, default_request=menu.default_request,
+                       default_source=menu.default_source, default_found=menu.default_found, env=menu.env,
+                       dropped=menu.dropped, bls_problems=menu.file_problems)
     data = reader.config_bytes.get(loader.config)
     if data is None:            # a directory of entries, not one file
         return found
@@ -43,7 +46,7 @@ def _resolved(loader: bootloader.BootLoader, e: MenuEntry, layout: BootLayout, r
     if e.kind not in ("linux", "xen"):
         # another OS, or commands such as "reboot": nothing vmrescue can check
         return BootEntry(index=e.index, title=e.title, kind=e.kind, grub_root=e.grub_root, kernel=e.kernel,
-                         kernel_args=e.kernel_args, initrd=e.initrd)
+                         kernel_args=e.kernel_args, initrd=e.initrd, id=e.id, source=e.source)
     guest_kernel = loader.guest_path(e, e.kernel, layout) if e.kernel else None
     guest_initrd = loader.guest_path(e, e.initrd, layout) if e.initrd else None
     root_device = kernel_arg(e.kernel_args, "root")
@@ -53,4 +56,5 @@ def _resolved(loader: bootloader.BootLoader, e: MenuEntry, layout: BootLayout, r
         kernel_exists=reader.loadable(guest_kernel), initrd_exists=reader.loadable(guest_initrd),
         root_device=root_device,
         root_resolved=resolve_spec(root_device, filesystems, lvs, layout.first_disk) if root_device else None,
+        id=e.id, source=e.source, unset=e.unset, machine_id=e.machine_id,
     )

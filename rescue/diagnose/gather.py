@@ -17,6 +17,8 @@ from rescue.diagnose.reader import GuestReader
 from rescue.errors import first_line
 from rescue.distro import family_for, yum
 from rescue.guest.devices import boot_symlink_problem, partition_name
+from rescue.bootloader.bls import read_bls_dir
+from rescue.bootloader.grub2.script import default_grub
 from rescue.guest.fstab import parse_fstab
 from rescue.guest.inspect import DiskInspection
 from rescue.guest.session import Guest
@@ -30,6 +32,7 @@ from rescue.rpm import database
 THIRD_PARTY_DIRS = ("misc", "extra", "updates", "weak-updates")
 
 LOG_LIMIT = 8 * 1024 * 1024
+PACKAGE_LOGS = ("/var/log/yum.log", "/var/log/dnf.rpm.log")
 VMLINUZ_HEADER_BYTES = 64 * 1024        # the version string sits in the setup code
 INITRD_SCAN_LIMIT = 64 * 1024 * 1024    # larger initrds are not opened (cost, not safety)
 MODULE_LIMIT = 16 * 1024 * 1024
@@ -97,6 +100,9 @@ class Gatherer:
             boot_symlinks=self.boot_symlinks,
             in_use=image_in_use(self.guest, self.image),
             rpmdb_error=self.rpmdb_error,
+            machine_id=(self.reader.read_text("/etc/machine-id", 4096) or "").strip() or None,
+            default_grub=tuple(default_grub(self.reader.read_text("/etc/default/grub") or "").items()),
+            bls_entries=tuple((f.id, f.entry.linux or "") for f in read_bls_dir(self.reader)[0]),
         )
         return _with_notes(facts, self.notes)
 
@@ -179,6 +185,7 @@ class Gatherer:
                 path=path,
                 has_modules_dep=self.guest.is_file(f"{path}/modules.dep"),
                 has_kernel_tree=self.guest.is_dir(f"{path}/kernel"),
+                has_vmlinuz=self.guest.is_file(f"{path}/vmlinuz"),
             ))
         return found
 
@@ -246,8 +253,14 @@ class Gatherer:
     # --- evidence -----------------------------------------------------------
 
     def _yum_events(self):
-        text = self.reader.read_text("/var/log/yum.log", LOG_LIMIT)
-        return yum.parse_yum_log(text) if text else ()
+        # yum (EL5-EL7) and dnf (EL8+) log each package they touch; an upgraded
+        # guest may have both, yum's being the older.
+        events = []
+        for path in PACKAGE_LOGS:
+            text = self.reader.read_text(path, LOG_LIMIT)
+            if text:
+                events.extend(yum.parse_yum_log(text, posixpath.basename(path)))
+        return tuple(events)
 
     def _yum_config(self) -> YumConfig:
         repos = []

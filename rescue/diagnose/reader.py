@@ -52,6 +52,9 @@ class GuestReader:
         data = self._config_bytes(path)
         return None if data is None else data.decode("utf-8", errors="replace")
 
+    def data(self, path: str) -> bytes | None:
+        return self._config_bytes(path)
+
     def names(self, directory: str) -> list[str]:
         return self.guest.ls(directory)
 

@@ -103,7 +103,9 @@ def diagnosis_json(d: Diagnosis, fmt: str | None, path: str | None = None) -> di
         ],
         "findings": [_finding_json(f) for f in d.findings],
         "recommended_kernel": (
-            {"uname_r": rec.uname_r, "package": rec.package, "reason": rec.reason} if rec else None),
+            {"uname_r": rec.uname_r, "package": rec.package, "packages": list(rec.packages or (rec.package,)),
+             "reason": rec.reason} if rec else None),
+        "machine_id": facts.machine_id,
         "notes": list(facts.notes),
         "boot_symlinks": [{"path": link.path, "target": link.target, "problem": link.problem}
                           for link in facts.boot_symlinks],
@@ -124,6 +126,12 @@ def _bootloader_json(facts: GuestFacts) -> dict[str, Any]:
         "kind": bl.kind, "config": bl.config, "default": bl.default, "fallback": bl.fallback,
         "entries": [_entry_json(e) for e in bl.entries],
         "parse_errors": list(bl.parse_errors),
+        "default_setting": bl.default_setting, "default_request": bl.default_request,
+        "default_source": bl.default_source, "default_found": bl.default_found,
+        "env": ({"path": bl.env.path, "variables": dict(bl.env.variables), "size": bl.env.size,
+                 "problem": bl.env.problem} if bl.env is not None else None),
+        "dropped": list(bl.dropped),
+        "bls_problems": [{"path": path, "problem": problem} for path, problem in bl.bls_problems],
     }
 
 
@@ -134,6 +142,7 @@ def _entry_json(e: BootEntry) -> dict[str, Any]:
         "guest_kernel": e.guest_kernel, "guest_initrd": e.guest_initrd,
         "kernel_exists": e.kernel_exists, "initrd_exists": e.initrd_exists,
         "root_device": e.root_device, "root_resolved": e.root_resolved,
+        "id": e.id, "source": e.source, "unset": list(e.unset), "machine_id": e.machine_id,
     }
 
 

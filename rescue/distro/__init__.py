@@ -42,7 +42,22 @@ class Family(ABC):
 
     @abstractmethod
     def package_file_for(self, uname_r: str, arch: str) -> str:
-        """The file name of the package that installs kernel `uname_r`."""
+        """The file name of the package that installs kernel `uname_r`'s image."""
+
+    @abstractmethod
+    def kernel_packages(self, uname_r: str) -> tuple[str, ...]:
+        """The names of every package kernel `uname_r` consists of on this release, the image's first."""
+
+    def package_files_for(self, uname_r: str, arch: str) -> tuple[str, ...]:
+        """The file names of those packages."""
+        image = self.package_file_for(uname_r, arch)
+        names = self.kernel_packages(uname_r)
+        return tuple(image.replace(names[0], name, 1) for name in names)
+
+    def boot_files(self, uname_r: str) -> tuple[tuple[str, str], ...]:
+        """(file the package installs, where the boot loader needs it) that the package's own scriptlet
+        copies; () when the package puts its files in /boot itself."""
+        return ()
 
     # --- booting it ------------------------------------------------------------------
 
@@ -71,8 +86,9 @@ class Family(ABC):
     # --- packages ------------------------------------------------------------------------
 
     @abstractmethod
-    def install_command(self, rpm: str, package: str) -> list[str]:
-        """The guest command that installs the package file `package` with the guest's `rpm`."""
+    def install_command(self, rpm: str, packages: list[str]) -> list[str]:
+        """The guest command that installs the package files `packages` with the guest's `rpm`, in one
+        transaction."""
 
     package_keys_dir: ClassVar[str]           # the guest's package signing keys
     package_cache_dir: ClassVar[str]          # where the guest's package manager caches packages

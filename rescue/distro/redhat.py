@@ -55,7 +55,20 @@ class RedHat(Family):
         return redhat_naming.uname_r_for(package, self.el)
 
     def package_file_for(self, uname_r: str, arch: str) -> str:
-        return redhat_naming.package_file_for(uname_r, arch)
+        return redhat_naming.package_file_for(uname_r, arch, self.kernel_packages(uname_r)[0])
+
+    def kernel_packages(self, uname_r: str) -> tuple[str, ...]:
+        return redhat_naming.kernel_package_names(uname_r, self.el)
+
+    def boot_files(self, uname_r: str) -> tuple[tuple[str, str], ...]:
+        # EL8+ kernel-core keeps its image in /lib/modules/R; its %posttrans
+        # (kernel-install, 20-grub.install) copies it and its companions to /boot.
+        if (self.el or 0) < 8:
+            return ()
+        top = f"/lib/modules/{uname_r}"
+        return ((f"{top}/vmlinuz", f"/boot/vmlinuz-{uname_r}"), (f"{top}/.vmlinuz.hmac", f"/boot/.vmlinuz-{uname_r}.hmac"),
+                (f"{top}/System.map", f"/boot/System.map-{uname_r}"), (f"{top}/config", f"/boot/config-{uname_r}"),
+                (f"{top}/symvers.gz", f"/boot/symvers-{uname_r}.gz"))
 
     def initrd_name(self, uname_r: str) -> str:
         return initrd_name(uname_r, self.el or 0)
@@ -76,12 +89,12 @@ class RedHat(Family):
         return {"centos": "CentOS", "rhel": "Red Hat Enterprise Linux", "scientificlinux": "Scientific Linux",
                 "oraclelinux": "Oracle Linux", "fedora": "Fedora"}.get(self.os.distro, self.os.distro.title())
 
-    def install_command(self, rpm: str, package: str) -> list[str]:
+    def install_command(self, rpm: str, packages: list[str]) -> list[str]:
         # --noscripts: the kernel's %post (new-kernel-pkg/grubby) would run the
         # appliance's view of the world; vmrescue does its steps explicitly.
         # --nodeps: a half-updated guest may not satisfy them, and they name the
         # very tools (mkinitrd/dracut) checked for before.
-        return [rpm, "-ivh", "--force", "--noscripts", "--nodeps", package]
+        return [rpm, "-ivh", "--force", "--noscripts", "--nodeps", *packages]
 
     def priorities_package(self) -> str:
         return "yum-priorities" if (self.el or 0) <= 5 else "yum-plugin-priorities"

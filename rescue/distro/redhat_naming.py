@@ -30,6 +30,7 @@ __all__ = [
     "split_uname_r",
     "package_name_for",
     "package_file_for",
+    "kernel_package_names",
     "KNOWN_ARCHES",
 ]
 
@@ -186,6 +187,25 @@ def package_name_for(uname_r: str, name: str | None = None) -> str:
     if el >= 8 and "elrepo" not in release:
         base += "-core"
     return base
+
+
+def kernel_package_names(uname_r: str, el: int | None = None, name: str | None = None) -> tuple[str, ...]:
+    """Every package a kernel consists of on EL generation `el`, the image package first, in install order.
+
+    EL7 and older: the one package (kernel, kernel-PAE, kernel-plus ...). EL8
+    split it into kernel-core (the image), kernel-modules and the empty meta
+    package kernel; EL9 split kernel-modules-core out of kernel-core:
+      EL8  kernel-core, kernel-modules, kernel
+      EL9  kernel-core, kernel-modules-core, kernel-modules, kernel
+    (kernel-debug-core ... for a flavour). `el` defaults to the release's .elN tag.
+    """
+    el = el if el is not None else (el_major_of(split_uname_r(uname_r)[1]) or 0)
+    image = name or package_name_for(uname_r)
+    if el < 8:
+        return (image,)
+    base = image[:-len("-core")] if image.endswith("-core") else image
+    names = [f"{base}-core"] + ([f"{base}-modules-core"] if el >= 9 else []) + [f"{base}-modules", base]
+    return tuple(names)
 
 
 def package_file_for(uname_r: str, arch: str, name: str | None = None) -> str:

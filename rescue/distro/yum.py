@@ -18,6 +18,7 @@ from rescue.distro.redhat_naming import KNOWN_ARCHES, is_kernel_package
 
 __all__ = [
     "parse_yum_log",
+    "ERASE_ACTIONS",
     "package_from_log",
     "package_name_from_log",
     "kernel_events",
@@ -44,13 +45,18 @@ _LOG_RE = re.compile(
 )
 
 
-def parse_yum_log(text: str) -> tuple[YumEvent, ...]:
-    """Every package event in a yum (or dnf.rpm) log, in file order."""
+# dnf.rpm.log names an erasure "Erase" (and the old half of an update "Cleanup");
+# yum.log says "Erased".
+ERASE_ACTIONS = frozenset({"Erased", "Erase"})
+
+
+def parse_yum_log(text: str, log: str = "yum.log") -> tuple[YumEvent, ...]:
+    """Every package event in a yum (or dnf.rpm) log, in file order; `log` names the file in messages."""
     events = []
     for line in text.splitlines():
         m = _LOG_RE.match(line.strip())
         if m:
-            events.append(YumEvent(m.group("when"), m.group("action"), m.group("package")))
+            events.append(YumEvent(m.group("when"), m.group("action"), m.group("package"), log))
     return tuple(events)
 
 

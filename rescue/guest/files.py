@@ -156,6 +156,9 @@ class GuestFiles:
     def write_file(self, path: str, data: bytes) -> None:
         self.g.write(path, data)
 
+    def rename(self, old: str, new: str) -> None:
+        self.g.rename(old, new)
+
     def copy_preserving(self, src: str, dest: str) -> None:
         self.g.cp_a(src, dest)
 
@@ -189,9 +192,13 @@ class GuestConfigFiles:
         self.image = image
 
     def text(self, path: str) -> str | None:
+        data = self.data(path)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+    def data(self, path: str) -> bytes | None:
         if not self.guest.is_file(path):
             return None
-        return self.guest.read_text(path, CONFIG_READ_LIMIT)
+        return self.guest.read(path, CONFIG_READ_LIMIT)
 
     def names(self, directory: str) -> list[str]:
         return self.guest.ls(directory)

@@ -66,8 +66,8 @@ def parse_redhat_release(text: str) -> Release | None:
     return Release(distro, line, int(m.group(1)), int(m.group(2) or 0))
 
 
-def parse_os_release(text: str) -> Release | None:
-    """ID, VERSION_ID and PRETTY_NAME of /etc/os-release (shell-style assignments)."""
+def os_release_values(text: str) -> dict[str, str]:
+    """The assignments of /etc/os-release (NAME, VERSION, ID, ...), quotes removed; nothing is evaluated."""
     values: dict[str, str] = {}
     for line in text.splitlines():
         m = re.match(r"^\s*([A-Z_][A-Z0-9_]*)=(.*)$", line)
@@ -76,6 +76,12 @@ def parse_os_release(text: str) -> Release | None:
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
                 value = value[1:-1]
             values[m.group(1)] = value
+    return values
+
+
+def parse_os_release(text: str) -> Release | None:
+    """ID, VERSION_ID and PRETTY_NAME of /etc/os-release (shell-style assignments)."""
+    values = os_release_values(text)
     os_id = values.get("ID", "").lower()
     if not os_id:
         return None

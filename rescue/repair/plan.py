@@ -44,32 +44,45 @@ class RepairPlan:
     image: str
     target: str                          # the kernel release to boot
     target_reason: str
-    package: PackageChoice
+    packages: tuple[PackageChoice, ...]  # every package of the kernel on this release, the image's first
     backups: tuple[tuple[str, str], ...]     # (file, its backup) before anything is overwritten
-    install: tuple[str, ...] | None      # the guest's rpm command; None: vmrescue unpacks the package
+    install: tuple[str, ...] | None      # the guest's rpm command (one transaction); None: vmrescue unpacks them
     install_why: str                     # why that method
+    boot_files: tuple[tuple[str, str], ...]  # (installed file, /boot copy) the package's scriptlet would make
     depmod: tuple[str, ...] | None
     initrd: InitrdBuild
     bootloader: BootLoaderPlan
     relabel: str | None                  # SELinux mode that makes the first boot relabel, None: no relabel
     notes: tuple[str, ...] = ()
 
+    @property
+    def package(self) -> PackageChoice:
+        return self.packages[0]
+
     def steps(self) -> list[tuple[str, str]]:
         """The plan, one (step, detail) line each, in the order they run."""
-        sig = self.package.verified.signature
-        signed = (f"signature {sig.status}" + (f" (key {sig.key_id})" if sig.key_id else "")) if sig else \
-            "signature not checked (--nosignature)"
-        steps = [("target", f"kernel {self.target} ({self.target_reason})"),
-                 ("package", f"{self.package.path} from {self.package.source}: "
-                             f"{self.package.verified.header.nvra}, digests ok, {signed}")]
+        steps = [("target", f"kernel {self.target} ({self.target_reason})")]
+        for choice in self.packages:
+            sig = choice.verified.signature
+            signed = (f"signature {sig.status}" + (f" (key {sig.key_id})" if sig.key_id else "")) if sig else \
+                "signature not checked (--nosignature)"
+            steps.append(("package", f"{choice.path} from {choice.source}: {choice.verified.header.nvra}, "
+                                     f"digests ok, {signed}"))
         if self.backups:
             steps.append(("backup", ", ".join(copy for _, copy in self.backups)))
+        names = " ".join(choice.path.name for choice in self.packages)
         if self.install is not None:
-            steps.append(("install", f"{' '.join(self.install[:-1])} {self.package.path.name} "
-                                     "(the guest's own rpm; its RPM database now lists the package)"))
+            options = [word for word in self.install[1:] if word.startswith("-")]
+            many = len(self.packages) > 1
+            steps.append(("install", f"{self.install[0]} {' '.join(options)} {names} (the guest's own rpm"
+                                     + (", one transaction; its RPM database now lists the packages)" if many
+                                        else "; its RPM database now lists the package)")))
         else:
-            steps.append(("install", f"unpack the {len(self.package.verified.header.files)} files of "
-                                     f"{self.package.path.name} into the guest ({self.install_why})"))
+            count = sum(len(choice.verified.header.files) for choice in self.packages)
+            steps.append(("install", f"unpack the {count} files of {names} into the guest ({self.install_why})"))
+        if self.boot_files:
+            steps.append(("boot files", "copy " + ", ".join(f"{src} to {dst}" for src, dst in self.boot_files)
+                                        + " (what the kernel package's kernel-install would copy)"))
         if self.depmod is not None:
             steps.append(("depmod", " ".join(self.depmod)))
         drivers = f"; root drivers: {', '.join(self.initrd.drivers)}" if self.initrd.drivers else ""

@@ -29,7 +29,7 @@ from rescue.guest.files import GuestConfigFiles
 from rescue.guest.session import Guest
 from rescue.model import Diagnosis, GuestFacts, OsInfo
 from rescue.repair import steps
-from rescue.repair.packages import find_package
+from rescue.repair.packages import find_packages
 from rescue.repair.plan import InitrdBuild, RepairPlan, choose_target, initrd_drivers, kernel_modules
 from rescue.repair.steps import Outcome, checkpoint
 
@@ -89,7 +89,7 @@ class KernelReinstall:
         self.os = os_info
         self.family = family
         self.disk = disk        # volumes found once by rescue.guest.inspect: never scanned again
-        self.layout = BootLayout(disk.disk, os_info.mountpoints)
+        self.layout = BootLayout(disk.disk, os_info.mountpoints, tuple(disk.filesystems))
         self.options = options
         self.status = status
         self.workdir = workdir
@@ -121,18 +121,21 @@ class KernelReinstall:
         target, why = choose_target(before, self.options.kernel)
         self.status(f"Looking for the RPM of kernel {target}")
         notes: list[str] = []
-        package = find_package(self.guest, self.family, target, rpms=self.options.rpms, dirs=self.options.dirs,
-                               repo=self.options.repo, nosignature=self.options.nosignature,
-                               workdir=self.workdir, notes=notes)
-        install, install_why = self._install_command(notes)
+        packages = find_packages(self.guest, self.family, target, rpms=self.options.rpms, dirs=self.options.dirs,
+                                 repo=self.options.repo, nosignature=self.options.nosignature,
+                                 workdir=self.workdir, notes=notes)
+        package_files = tuple(p for choice in packages for p in choice.verified.header.file_paths)
+        install, install_why = self._install_command(packages, notes)
+        boot_files = tuple((src, dst) for src, dst in self.family.boot_files(target) if src in package_files)
         depmod = self._depmod(target, notes)
-        initrd = self._initrd(target, package.verified.header.file_paths)
+        initrd = self._initrd(target, package_files)
         loader_plan = self._bootloader(target, before.facts)
-        backups = self._backups(package.verified.header.file_paths, loader_plan.backups, notes)
-        return RepairPlan(self.image, target, why, package, backups, install, install_why, depmod, initrd,
-                          loader_plan, self._selinux_mode(), tuple(notes))
+        overwritten = [p for p in package_files if p.startswith("/boot/")] + [dst for _, dst in boot_files]
+        backups = self._backups(overwritten + list(loader_plan.backups), notes)
+        return RepairPlan(self.image, target, why, packages, backups, install, install_why, boot_files, depmod,
+                          initrd, loader_plan, self._selinux_mode(), tuple(notes))
 
-    def _install_command(self, notes: list[str]) -> tuple[tuple[str, ...] | None, str]:
+    def _install_command(self, packages, notes: list[str]) -> tuple[tuple[str, ...] | None, str]:
         rpm = self.guest.which(["rpm"])
         if rpm is None:
             return None, "the guest has no rpm program"
@@ -142,7 +145,7 @@ class KernelReinstall:
             notes.append(f"the guest's rpm does not run ({steps.last_line(exc)}); "
                          "the package is unpacked by vmrescue instead")
             return None, "the guest's rpm does not run"
-        return tuple(self.family.install_command(rpm, steps.GUEST_TMP_RPM)), "the guest's own rpm"
+        return tuple(self.family.install_command(rpm, steps.uploaded_paths(packages))), "the guest's own rpm"
 
     def _depmod(self, target: str, notes: list[str]) -> tuple[str, ...] | None:
         depmod = self.guest.which(["depmod"])
@@ -177,13 +180,12 @@ class KernelReinstall:
             backup_stamp=self.stamp if self.options.backup else None)
         return loader.plan_kernel(request, files, self.layout, lambda name: self.guest.which([name]))
 
-    def _backups(self, package_files: tuple[str, ...], overwritten: tuple[str, ...],
-                 notes: list[str]) -> tuple[tuple[str, str], ...]:
+    def _backups(self, overwritten: list[str], notes: list[str]) -> tuple[tuple[str, str], ...]:
         if not self.options.backup:
             notes.append("--no-backup: overwritten files are not saved")
             return ()
         found = []
-        for path in [p for p in package_files if p.startswith("/boot/")] + list(overwritten):
+        for path in overwritten:
             if path and self.guest.is_file(path) and not self.guest.is_symlink(path):
                 found.append((path, backup_name(path, self.stamp)))
         return tuple(dict.fromkeys(found))
@@ -200,8 +202,9 @@ class KernelReinstall:
         checkpoint("backup")
         steps.back_up(self.guest, plan.backups, self.outcome)
         checkpoint("install")
-        self.status(f"Installing {plan.package.verified.header.nvra}")
-        steps.install(self.guest, plan.package, plan.install, self.workdir, self.outcome)
+        self.status(f"Installing {', '.join(choice.verified.header.nvra for choice in plan.packages)}")
+        steps.install(self.guest, plan.packages, plan.install, self.workdir, self.outcome)
+        steps.copy_boot_files(self.guest, plan.boot_files, self.outcome)
         steps.depmod(self.guest, plan.depmod, self.outcome)
         checkpoint("initrd")
         steps.build_initrd(self.guest, plan.initrd, self.status, self.outcome)

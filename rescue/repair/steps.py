@@ -8,6 +8,7 @@ the `Outcome`, which the report prints after the plan.
 from __future__ import annotations
 
 import os
+import posixpath
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from rescue.kernel.initramfs import list_initrd_paths
 from rescue.repair.plan import InitrdBuild, PackageChoice, missing_from_initrd
 from rescue.rpm.payload import payload_tar
 
-GUEST_TMP_RPM = "/tmp/vmrescue-kernel.rpm"
+GUEST_TMP_DIR = "/tmp/vmrescue-packages"
 INITRD_READ_LIMIT = 256 * 1024 * 1024
 
 # Test hook for the fault-injection tests: VMRESCUE_TEST_KILL_AT=<point> makes
@@ -50,36 +51,54 @@ def back_up(guest: Guest, backups: tuple[tuple[str, str], ...], outcome: Outcome
         outcome.done.append(("backup", ", ".join(outcome.backups)))
 
 
-def install(guest: Guest, package: PackageChoice, argv: tuple[str, ...] | None, workdir: Path,
+def uploaded_paths(packages: tuple[PackageChoice, ...]) -> list[str]:
+    """Where the packages are put in the guest for its rpm (the install command names them)."""
+    return [f"{GUEST_TMP_DIR}/{choice.path.name}" for choice in packages]
+
+
+def install(guest: Guest, packages: tuple[PackageChoice, ...], argv: tuple[str, ...] | None, workdir: Path,
             outcome: Outcome) -> None:
-    """The package with the guest's own rpm, else unpacked by vmrescue (and said so)."""
-    header = package.verified.header
+    """The packages with the guest's own rpm, in one transaction; else unpacked by vmrescue (and said so)."""
+    uploaded = uploaded_paths(packages)
     if argv is not None:
         # Stale Berkeley DB environment files from the interrupted yum run lock the database.
         for stale in guest.glob("/var/lib/rpm/__db.*"):
             guest.remove(stale)
-        guest.mkdir_p("/tmp")
-        guest.upload(str(package.path), GUEST_TMP_RPM)
+        guest.mkdir_p(GUEST_TMP_DIR)
+        for choice, path in zip(packages, uploaded):
+            guest.upload(str(choice.path), path)
         try:
-            guest.command([*argv[:-1], GUEST_TMP_RPM])
+            guest.command(list(argv))
         except RuntimeError as exc:
             outcome.notes.append(f"the guest's rpm failed ({last_line(exc)}); "
                                  "the package was unpacked by vmrescue instead")
         else:
             outcome.done.append(("install", " ".join(argv)))
-            outcome.written.extend(header.file_paths)
+            for choice in packages:
+                outcome.written.extend(choice.verified.header.file_paths)
             return
         finally:
-            guest.remove(GUEST_TMP_RPM)
-    tar_path = workdir / "payload.tar"
-    with open(tar_path, "wb") as out:
-        paths = payload_tar(str(package.path), header, out)
-    guest.tar_in(str(tar_path), "/")
-    tar_path.unlink()
-    outcome.done.append(("install", f"unpacked {len(paths)} files of {package.path.name}"))
-    outcome.notes.append(f"the guest's RPM database was NOT updated; after boot run: "
-                         f"rpm -ivh --justdb --nodeps {package.path.name}")
-    outcome.written.extend(paths)
+            for path in uploaded:
+                guest.remove(path)
+    for choice in packages:
+        tar_path = workdir / "payload.tar"
+        with open(tar_path, "wb") as out:
+            paths = payload_tar(str(choice.path), choice.verified.header, out)
+        guest.tar_in(str(tar_path), "/")
+        tar_path.unlink()
+        outcome.done.append(("install", f"unpacked {len(paths)} files of {choice.path.name}"))
+        outcome.notes.append(f"the guest's RPM database was NOT updated; after boot run: "
+                             f"rpm -ivh --justdb --nodeps {choice.path.name}")
+        outcome.written.extend(paths)
+
+
+def copy_boot_files(guest: Guest, copies: tuple[tuple[str, str], ...], outcome: Outcome) -> None:
+    """The /boot copies of what the package keeps in /lib/modules (its kernel-install's work)."""
+    for src, dst in copies:
+        guest.copy_preserving(src, dst)
+        outcome.written.append(dst)
+    if copies:
+        outcome.done.append(("boot files", ", ".join(dst for _, dst in copies)))
 
 
 def depmod(guest: Guest, argv: tuple[str, ...] | None, outcome: Outcome) -> None:
@@ -114,8 +133,15 @@ def build_initrd(guest: Guest, build: InitrdBuild, status: Callable[[str], None]
 
 
 def write_bootloader(guest: Guest, plan: BootLoaderPlan, outcome: Outcome) -> None:
-    """Every file the boot loader's plan writes (atomically, keeping owner, mode and label), then its commands."""
+    """The boot loader's change: files put aside, files written (atomically, keeping owner, mode and
+    label; a new one's directory made), then its commands."""
+    for old, new in plan.moves:
+        guest.rename(old, new)
+        outcome.written.append(new)
     for write in plan.writes:
+        directory = posixpath.dirname(write.path)
+        if not guest.is_dir(directory):
+            guest.mkdir_p(directory)
         guest.replace_file(write.path, write.new.encode(), before_rename=lambda: checkpoint("grub.conf-rename"))
         outcome.written.append(write.path)
     for argv in plan.commands:

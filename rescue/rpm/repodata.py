@@ -20,17 +20,17 @@ import xml.etree.ElementTree as ET
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rescue.distro.redhat_naming import is_kernel_package, uname_r_for
 from rescue.errors import Exit, RescueError
 from rescue.model import RpmPackage
-from rescue.rpm.header import RpmFormatError
+from rescue.rpm.header import RpmFormatError, RpmHeader
 from rescue.rpm.repo import MAX_PACKAGE, TIMEOUT, RepoLocation, capped_blocks
 from rescue.rpm.sources import FoundRpm, choose
 from rescue.rpm.verify import check_candidate, kernel_arches_for, read_header_file
 
-__all__ = ["RepoPackage", "repo_candidates", "repo_select", "fetch_package", "find_in_repo"]
+__all__ = ["RepoPackage", "repo_candidates", "repo_select", "fetch_package", "find_in_repo", "find_member_in_repo"]
 
 MAX_REPOMD = 4 * 1024 * 1024
 MAX_PRIMARY_COMPRESSED = 256 * 1024 * 1024
@@ -142,7 +142,9 @@ class _PrimaryTarget:
 
     _TEXT = frozenset({"name", "arch", "checksum"})
 
-    def __init__(self):
+    def __init__(self, keep: Callable[[str, str | None], bool] | None = None):
+        # keep(name, kernel-uname-r provide): which packages to list; kernel images by default
+        self.keep = keep or (lambda name, uname_r: is_kernel_package(name) or bool(uname_r))
         self.packages: list[RepoPackage] = []
         self.pkg: dict | None = None
         self.section: str | None = None
@@ -209,7 +211,7 @@ class _PrimaryTarget:
         name = p.get("name", "")
         if not name or not p.get("href"):
             return
-        if not (is_kernel_package(name) or p["uname_r"]):
+        if not self.keep(name, p["uname_r"]):
             return
         try:
             epoch = int(p.get("epoch") or 0)
@@ -227,7 +229,8 @@ class _PrimaryTarget:
         return self.packages
 
 
-def repo_candidates(repo: str, timeout: float = TIMEOUT) -> list[RepoPackage]:
+def repo_candidates(repo: str, timeout: float = TIMEOUT,
+                    keep: Callable[[str, str | None], bool] | None = None) -> list[RepoPackage]:
     """The kernel packages a yum repository lists (packages whose name is a
     kernel image package, or which provide kernel-uname-r).
 
@@ -245,7 +248,7 @@ def repo_candidates(repo: str, timeout: float = TIMEOUT) -> list[RepoPackage]:
         if digest.hexdigest() != checksum:
             raise _bad_metadata(what, f"its {kind} checksum is {digest.hexdigest()}, but "
                                       f"repomd.xml records {checksum}")
-    target = _PrimaryTarget()
+    target = _PrimaryTarget(keep)
     parser = ET.XMLParser(target=target)
     try:
         for block in _decompressed(raw, href, what):
@@ -348,3 +351,18 @@ def find_in_repo(repo: str, target_uname_r: str, guest_arch: str, dest_dir: Path
         return None, passed
     return FoundRpm(path, header), passed
 
+
+def find_member_in_repo(repo: str, name: str, image: RpmHeader, dest_dir: Path,
+                        timeout: float = TIMEOUT) -> FoundRpm | None:
+    """The package `name` built with the kernel image `image` (EL8+'s kernel-modules ...), fetched."""
+    listed = repo_candidates(repo, timeout, keep=lambda n, _uname_r: n == name)
+    match = next((p for p in listed if (p.version, p.release, p.arch) == (image.version, image.release, image.arch)),
+                 None)
+    if match is None:
+        return None
+    path = fetch_package(repo, match, dest_dir, timeout)
+    try:
+        header = read_header_file(path)
+    except (OSError, RpmFormatError):
+        return None
+    return FoundRpm(path, header)

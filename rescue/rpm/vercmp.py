@@ -27,11 +27,12 @@ def _isalnum(c: str) -> bool:
     return _isdigit(c) or _isalpha(c)
 
 
-def rpmvercmp(a: str, b: str) -> int:
+def rpmvercmp(a: str, b: str, caret: str = "^") -> int:
     """Compare two version (or release) strings the way rpm does.
 
     Returns 1 if `a` is newer, 0 if they are the same version, -1 if `b`
-    is newer.
+    is newer. `caret` is rpm's "^"; RHEL's GRUB (blscfg) compares the same
+    way with "+" in its place.
     """
     # "easy comparison to see if versions are identical"
     if a == b:
@@ -41,9 +42,9 @@ def rpmvercmp(a: str, b: str) -> int:
     while i < la or j < lb:
         # Separators are every character that is not alphanumeric, "~" or
         # "^"; runs of them are skipped and all separators compare equal.
-        while i < la and not _isalnum(a[i]) and a[i] not in "~^":
+        while i < la and not _isalnum(a[i]) and a[i] != "~" and a[i] != caret:
             i += 1
-        while j < lb and not _isalnum(b[j]) and b[j] not in "~^":
+        while j < lb and not _isalnum(b[j]) and b[j] != "~" and b[j] != caret:
             j += 1
 
         ca = a[i] if i < la else ""
@@ -62,14 +63,14 @@ def rpmvercmp(a: str, b: str) -> int:
         # "Handle caret separator. Concept is the same as tilde, except that
         # if one of the strings ends (base version), the other is considered
         # as higher version."
-        if ca == "^" or cb == "^":
+        if ca == caret or cb == caret:
             if not ca:
                 return -1
             if not cb:
                 return 1
-            if ca != "^":
+            if ca != caret:
                 return 1
-            if cb != "^":
+            if cb != caret:
                 return -1
             i += 1
             j += 1

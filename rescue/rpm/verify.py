@@ -25,6 +25,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from rescue.errors import Exit, RescueError
 from rescue.run import Completed, ToolError, run
@@ -35,6 +36,7 @@ from rescue.distro.redhat_naming import is_kernel_package
 __all__ = [
     "kernel_arches_for",
     "check_candidate",
+    "check_member",
     "SignatureResult",
     "verify_signature",
     "split_armored_keys",
@@ -283,10 +285,29 @@ class VerifiedRpm:
     signature: SignatureResult | None     # None when --nosignature skipped the check
 
 
+def check_member(path: str | os.PathLike, header: RpmHeader, name: str, image: RpmHeader) -> list[str]:
+    """Why the package at `path` is not the `name` package built with the kernel image `image` (EL8+'s
+    kernel-modules, kernel-modules-core, kernel beside kernel-core); [] when it is."""
+    what = f"{path} ({header.nvra})"
+    if header.is_source:
+        return [f"{what} is a source package; the guest needs the binary {name} package"]
+    problems = []
+    if header.name != name:
+        problems.append(f"{what} is package {header.name!r}, not {name!r}")
+    if (header.version, header.release, header.arch) != (image.version, image.release, image.arch):
+        problems.append(f"{what} is {header.version}-{header.release}.{header.arch}, but the kernel is "
+                        f"{image.version}-{image.release}.{image.arch} ({image.nvra})")
+    return problems
+
+
 def verify_rpm(path: str | os.PathLike, target_uname_r: str, guest_arch: str,
-               guest_keys: list[bytes], nosignature: bool = False) -> VerifiedRpm:
+               guest_keys: list[bytes], nosignature: bool = False,
+               fits: Callable[[Path, RpmHeader], list[str]] | None = None) -> VerifiedRpm:
     """Run every check on the RPM at `path`; raise RescueError(Exit.REFUSED)
     on the first that fails, naming the package and what the guest needs.
+
+    `fits` says why the package is not the one wanted (default: not the kernel
+    image of `target_uname_r` for a `guest_arch` guest, `check_candidate`).
 
     With `nosignature`, an unsigned package or one signed by a key the
     guest lacks is accepted, but a signature that fails (BAD) never is:
@@ -304,7 +325,8 @@ def verify_rpm(path: str | os.PathLike, target_uname_r: str, guest_arch: str,
         raise RescueError("RPM_MALFORMED", f"{path} is not a valid RPM package: {exc}.",
                           hint_other, Exit.REFUSED) from None
 
-    problems = check_candidate(path, header, target_uname_r, guest_arch)
+    problems = (fits(path, header) if fits is not None
+                else check_candidate(path, header, target_uname_r, guest_arch))
     if problems:
         raise RescueError("RPM_WRONG_PACKAGE", " ".join(problems), hint_other, Exit.REFUSED)
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 
 from rescue.bootloader import templates
-from rescue.errors import Exit, RescueError
+from rescue.bootloader.templates import UNSAFE, UNSAFE_OR_TAB, char_name, shown, unsafe
 
 __all__ = ["GRUB_LINE_MAX", "TEMPLATE_NAME", "check_guest_text", "check_value", "finish", "shown",
            "unified_diff", "unsafe"]
@@ -28,41 +27,15 @@ __all__ = ["GRUB_LINE_MAX", "TEMPLATE_NAME", "check_guest_text", "check_value", 
 TEMPLATE_NAME = "grub.conf.j2"
 GRUB_LINE_MAX = 1500          # stage2 reads config lines into a 1500-byte buffer
 
-# Control characters (C0 but TAB, DEL, C1) and the Unicode line and paragraph
-# separators, which some readers take for line breaks.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-_UNSAFE_OR_TAB = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CHAR_NAMES = {"\x00": "a NUL byte", "\n": "a newline", "\r": "a carriage return",
-               "\t": "a tab", "\x1b": "an escape character (ESC)"}
 _TITLE_LINE = re.compile(r"[ \t]*title(?=[ \t=]|$)[ \t=]*")
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
 # Global commands anaconda writes as "key=value"; the others as "key value".
 
-def shown(text: str, limit: int = 60) -> str:
-    """A value as it can be quoted in a message: control characters, and the bidi overrides
-    and other format characters that would reorder the terminal's line, as '?'."""
-    text = _UNSAFE_OR_TAB.sub("?", text)
-    text = "".join("?" if unicodedata.category(c) in ("Cf", "Zl", "Zp") else c for c in text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _char_name(char: str) -> str:
-    return _CHAR_NAMES.get(char, f"the control character U+{ord(char):04X}")
-
-
-def unsafe(message: str) -> RescueError:
-    return RescueError(
-        "UNSAFE_GRUB_VALUE", message,
-        "Nothing was written. Fix the value (for a line of the guest's grub.conf: edit it "
-        "with virt-edit, or move the file away so that a fresh one is written) and run again.",
-        Exit.REFUSED)
-
-
 def check_value(value: str, what: str, where: str) -> None:
     """Refuse a value that could break a grub.conf line or a terminal."""
-    bad = _UNSAFE_OR_TAB.search(value)
+    bad = UNSAFE_OR_TAB.search(value)
     if bad:
-        raise unsafe(f"{where}: {what} {shown(value)!r} contains {_char_name(bad.group())}; "
+        raise unsafe(f"{where}: {what} {shown(value)!r} contains {char_name(bad.group())}; "
                       f"GRUB reads one command per line, so it cannot be written into grub.conf.")
     if value.endswith("\\"):
         raise unsafe(f"{where}: {what} {shown(value)!r} ends with a backslash, which would join "
@@ -87,10 +60,10 @@ def check_guest_text(text: str) -> None:
         m = _TITLE_LINE.match(line)
         if m:
             title = line[m.end():].rstrip(" \t\r")
-        bad = _UNSAFE.search(line)
+        bad = UNSAFE.search(line)
         if bad:
             where = "the global settings" if title is None else f'entry "{shown(title)}"'
-            raise unsafe(f"grub.conf line {number} (in {where}) contains {_char_name(bad.group())}: "
+            raise unsafe(f"grub.conf line {number} (in {where}) contains {char_name(bad.group())}: "
                           f"{shown(line)!r}. It may be damaged (zeroed blocks after a crash) or "
                           f"hostile; vmrescue does not rewrite it.")
 
@@ -98,9 +71,9 @@ def check_guest_text(text: str) -> None:
 def _finalize(value):
     """Last guard on every value the template prints (see _check_value)."""
     if isinstance(value, str):
-        bad = _UNSAFE_OR_TAB.search(value)
+        bad = UNSAFE_OR_TAB.search(value)
         if bad:
-            raise unsafe(f"a value for grub.conf contains {_char_name(bad.group())}: "
+            raise unsafe(f"a value for grub.conf contains {char_name(bad.group())}: "
                           f"{shown(value)!r}.")
     return value
 

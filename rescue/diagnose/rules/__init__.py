@@ -5,6 +5,7 @@ yielding `Finding`s, then decides the verdict (`bootable`), the kernel the
 default entry boots and the kernel to reinstall. No I/O; tests build facts
 by hand. The rules are grouped by what they look at: `guest` (the image and
 the guest as a whole), `boot` (the boot loader's configuration and entries),
+`grub2` (grubenv, saved_entry, kernelopts, BLS entries),
 `kernels`, `updates` (yum); `facts` holds the look-ups they share, `evidence`
 chooses the kernel to recommend, `actions` words the next steps.
 """
@@ -18,6 +19,10 @@ from rescue.diagnose.rules.boot import (
 )
 from rescue.diagnose.rules.evidence import needs_repair, recommend_kernel
 from rescue.diagnose.rules.facts import default_kernel, is_bootable
+from rescue.diagnose.rules.grub2 import (
+    rule_bls_files, rule_bls_not_in_menu, rule_foreign_machine_id, rule_grub_default, rule_grubenv, rule_kernel_without_entry,
+    rule_kernelopts, rule_saved_entry,
+)
 from rescue.diagnose.rules.guest import (
     boot_unreadable, rule_boot_not_in_fstab, rule_boot_symlinks, rule_boot_unreadable, rule_in_use, rule_no_os,
     rule_rpmdb,
@@ -44,11 +49,19 @@ RULES: tuple[Rule, ...] = (
     rule_default_entry,
     rule_entry_files,
     rule_root_device,
+    rule_saved_entry,
+    rule_kernelopts,
+    rule_grubenv,
+    rule_foreign_machine_id,
+    rule_grub_default,
+    rule_bls_not_in_menu,
+    rule_bls_files,
     rule_kernel_names,
     rule_modules,
     rule_initrds,
     rule_rpm_files_missing,
     rule_not_in_rpmdb,
+    rule_kernel_without_entry,
     rule_third_party,
     rule_erased,
     rule_centosplus,

@@ -30,19 +30,20 @@ def fix_boot_action(facts: GuestFacts) -> str:
         return reinstall_action(facts, "RELEASE") + " (with the release of a kernel package you have)"
     for e in entries_booting(facts, rec.uname_r):
         if entry_can_boot(facts, e) and not is_default(facts, e):
-            return f"{set_default_hint(facts, e.index)} ({entry_label(e)} boots {rec.uname_r})."
+            return f"{set_default_hint(facts, e)} ({entry_label(e)} boots {rec.uname_r})."
     return reinstall_action(facts, rec.uname_r)
 
 
-def set_default_hint(facts: GuestFacts, index: int) -> str:
+def set_default_hint(facts: GuestFacts, entry: BootEntry) -> str:
     kind = bootloader.kind_named(facts.bootloader.kind)
     if kind is None or facts.bootloader.config is None:
-        return f"Set default={index} in {config_name(facts)}"
-    return kind(facts.bootloader.config).set_default_hint(index)
+        return f"Set default={entry.index} in {config_name(facts)}"
+    return kind(facts.bootloader.config).set_default_hint(entry.index, entry.id)
 
 
 def entry_label(entry: BootEntry) -> str:
-    return f"entry {entry.index} ('{entry.title}')"
+    where = f", {entry.source}" if entry.source else ""
+    return f"entry {entry.index} ('{entry.title}'{where})"
 
 
 def severity_for(facts: GuestFacts, entry: BootEntry) -> Severity:

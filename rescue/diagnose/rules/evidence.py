@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rescue.diagnose.rules.facts import default_kernel, is_bootable, is_complete, kernel_named
 from rescue.distro import family_for, redhat_naming
-from rescue.distro.yum import kernel_events, package_from_log, package_name_from_log
+from rescue.distro.yum import ERASE_ACTIONS, kernel_events, package_from_log, package_name_from_log
 from rescue.kernel.inventory import newest_first
 from rescue.model import Diagnosis, GuestFacts, RecommendedKernel, RpmPackage, ThirdPartyModule
 from rescue.rpm.vercmp import compare_uname_r
@@ -20,25 +20,31 @@ from rescue.rpm.vercmp import compare_uname_r
 @dataclass(frozen=True)
 class ErasedKernel:
     when: str
-    logged: str              # the package as yum.log wrote it
+    logged: str              # the package as the log wrote it
     name: str
     uname_r: str | None      # None when yum logged only the package name
+    log: str = "yum.log"     # which log: yum.log or dnf.rpm.log
 
 
 def erased_kernels(facts: GuestFacts) -> list[ErasedKernel]:
-    """Kernel packages yum.log records as Erased, oldest first."""
+    """Kernel packages yum.log (or dnf.rpm.log) records as erased, oldest first."""
     family = family_for(facts.os)
     if family is None:
         return []
     found = []
     for ev in kernel_events(facts.yum_events):
         name = package_name_from_log(ev.package)
-        if ev.action != "Erased" or not family.is_kernel_package(name):
+        if ev.action not in ERASE_ACTIONS or not family.is_kernel_package(name):
             continue
         parsed = package_from_log(ev.package)
         # yum 3.2 on EL5 may log an erasure by name only ("Erased: kernel").
         uname_r = family.uname_r_for(RpmPackage(*parsed)) if parsed else None
-        found.append(ErasedKernel(ev.when, ev.package, name, uname_r))
+        same = next((i for i, e in enumerate(found) if uname_r and e.uname_r == uname_r), None)
+        if same is None:
+            found.append(ErasedKernel(ev.when, ev.package, name, uname_r, ev.log))
+        elif name.endswith("-core"):
+            # EL8+ erase kernel, kernel-core and kernel-modules together: one kernel, named by its image.
+            found[same] = ErasedKernel(ev.when, ev.package, name, uname_r, ev.log)
     return found
 
 
@@ -102,7 +108,7 @@ def evidence_by_release(facts: GuestFacts) -> dict[str, list[str]]:
         release = observed_release(facts, erased.uname_r, parsed[2], parsed[3]) if parsed else erased.uname_r
         if files_gone(facts, release):
             evidence.setdefault(release, []).append(
-                f"yum.log shows {erased.logged} erased on {erased.when}")
+                f"{erased.log} shows {erased.logged} erased on {erased.when}")
     return {r: why for r, why in evidence.items() if not_superseded(facts, r)}
 
 
@@ -130,10 +136,12 @@ def recommend_kernel(facts: GuestFacts) -> RecommendedKernel | None:
     if release is None:
         return None
     family = family_for(facts.os)
-    # A guest not yet known as Red Hat (no inspection) is named by the Red Hat rules all the same.
-    package = (family.package_file_for(release, facts.os.arch) if family
-               else redhat_naming.package_file_for(release, facts.os.arch))
-    return RecommendedKernel(release, package, reason)
+    if family is None:
+        # the schema's "RPM file to look for": the Red Hat name, which a guest of no known family can
+        # only be told about (its reinstall_action says vmrescue does not repair it)
+        return RecommendedKernel(release, redhat_naming.package_file_for(release, facts.os.arch), reason)
+    return RecommendedKernel(release, family.package_file_for(release, facts.os.arch), reason,
+                             family.package_files_for(release, facts.os.arch))
 
 
 def needs_repair(diagnosis: Diagnosis) -> bool:

@@ -20,7 +20,7 @@ def rule_erased(facts: GuestFacts) -> Iterable[Finding]:
             bootable = is_bootable(facts)
             yield Finding(
                 "KERNEL_ERASED_BY_UPDATE", INFO if bootable else WARNING,
-                f"yum.log shows a {erased.name} package erased on {erased.when}, without the version.",
+                f"{erased.log} shows a {erased.name} package erased on {erased.when}, without the version.",
                 "None needed while the guest boots." if bootable else fix_boot_action(facts))
             continue
         if not files_gone(facts, erased.uname_r):
@@ -28,7 +28,7 @@ def rule_erased(facts: GuestFacts) -> Iterable[Finding]:
         wanted = rec is not None and rec.uname_r == erased.uname_r
         yield Finding(
             "KERNEL_ERASED_BY_UPDATE", WARNING if wanted else INFO,
-            f"yum.log shows {erased.logged} erased on {erased.when}, and kernel {erased.uname_r} "
+            f"{erased.log} shows {erased.logged} erased on {erased.when}, and kernel {erased.uname_r} "
             "is no longer in /boot.",
             fix_boot_action(facts) if wanted
             else "None needed unless you want this kernel back (yum removes kernels past installonly_limit).")
