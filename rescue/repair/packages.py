@@ -30,16 +30,19 @@ def find_packages(guest: Guest, family: Family, target: str, *, rpms: tuple[Path
                   repo: str | None, nosignature: bool, workdir: Path, notes: list[str]) -> tuple[PackageChoice, ...]:
     """The kernel's packages on this release, the image's first, each verified; RescueError if one is missing."""
     arch = family.os.arch
+    names = family.kernel_packages(target)
+    image_name = names[0] if len(names) > 1 else None     # EL8+: the image is kernel-core's, never kernel's
     found = scan_paths(list(rpms), list(dirs), notes)
     cache = _GuestCache(guest, family, workdir)
-    best, rejected = select(found, target, arch)
+    best, rejected = select(found, target, arch, image_name)
     source = "the given files and directories"
     if best is None and repo:
-        best, repo_rejected = find_in_repo(repo, target, arch, workdir)
+        best, repo_rejected = find_in_repo(repo, target, arch, workdir, image_name=image_name)
         rejected = [*rejected, *((r, why) for r, why in repo_rejected)]
         source = repo
     if best is None:
-        best = cache.first(lambda path, h: kernel_uname_r(h) == target and not check_candidate(path, h, target, arch))
+        best = cache.first(lambda path, h: kernel_uname_r(h) == target
+                           and not check_candidate(path, h, target, arch, image_name))
         source = "the guest's yum cache"
     files = family.package_files_for(target, arch)
     if best is None:

@@ -268,8 +268,8 @@ def _repo_uname_r(p: RepoPackage) -> str | None:
     return None
 
 
-def repo_select(packages: list[RepoPackage], target_uname_r: str,
-                guest_arch: str) -> tuple[RepoPackage | None, list[tuple[RepoPackage, str]]]:
+def repo_select(packages: list[RepoPackage], target_uname_r: str, guest_arch: str,
+                image_name: str | None = None) -> tuple[RepoPackage | None, list[tuple[RepoPackage, str]]]:
     """The repository package that installs `target_uname_r` on a
     `guest_arch` guest (by its kernel-uname-r provide, else by the release
     its name, version, release and arch give), and why each other kernel
@@ -280,6 +280,8 @@ def repo_select(packages: list[RepoPackage], target_uname_r: str,
         uname_r = _repo_uname_r(p)
         if not is_kernel_package(p.name):
             return f"{p.nvra} is not a kernel image package"
+        if image_name is not None and p.name != image_name:
+            return f"{p.nvra} is package {p.name!r}; on this guest's release the kernel image comes in {image_name!r}"
         if uname_r != target_uname_r:
             return f"{p.nvra} installs kernel {uname_r}, but the guest needs {target_uname_r}"
         if p.arch not in prefs:
@@ -330,11 +332,11 @@ def fetch_package(repo: str, pkg: RepoPackage, dest_dir: Path,
 
 
 def find_in_repo(repo: str, target_uname_r: str, guest_arch: str, dest_dir: Path,
-                 timeout: float = TIMEOUT) -> tuple[FoundRpm | None, list[tuple[str, str]]]:
+                 timeout: float = TIMEOUT, image_name: str | None = None) -> tuple[FoundRpm | None, list[tuple[str, str]]]:
     """Find, fetch and re-check the package for `target_uname_r` in a yum
     repository. Returns it (None when the repository has no fitting
     package) and the (package, reason) of every kernel package passed over."""
-    best, rejected = repo_select(repo_candidates(repo, timeout), target_uname_r, guest_arch)
+    best, rejected = repo_select(repo_candidates(repo, timeout), target_uname_r, guest_arch, image_name)
     passed = [(p.nvra, why) for p, why in rejected]
     if best is None:
         return None, passed
@@ -344,7 +346,7 @@ def find_in_repo(repo: str, target_uname_r: str, guest_arch: str, dest_dir: Path
     except (OSError, RpmFormatError) as exc:
         passed.append((best.nvra, f"the repository lists it, but {path} is not a valid RPM ({exc})"))
         return None, passed
-    problems = check_candidate(path, header, target_uname_r, guest_arch)
+    problems = check_candidate(path, header, target_uname_r, guest_arch, image_name)
     if problems:
         passed.append((best.nvra, "the repository metadata lists it for the guest, but its own "
                                   "header disagrees: " + " ".join(problems)))

@@ -161,8 +161,8 @@ def choose(candidates: Sequence[Candidate], guest_arch: str, *,
     return best, rejected
 
 
-def select(found: list[FoundRpm], target_uname_r: str,
-           guest_arch: str) -> tuple[FoundRpm | None, list[tuple[FoundRpm, str]]]:
+def select(found: list[FoundRpm], target_uname_r: str, guest_arch: str,
+           image_name: str | None = None) -> tuple[FoundRpm | None, list[tuple[FoundRpm, str]]]:
     """The one package to install kernel `target_uname_r` into a
     `guest_arch` guest, and every other package with the reason it was not
     taken. When several fit, the preferred arch wins (i686 over i586 on a
@@ -175,5 +175,5 @@ def select(found: list[FoundRpm], target_uname_r: str,
                 f"package; {best.path} is used")
 
     return choose(found, guest_arch,
-                  problems=lambda f: " ".join(check_candidate(f.path, f.header, target_uname_r, guest_arch)),
+                  problems=lambda f: " ".join(check_candidate(f.path, f.header, target_uname_r, guest_arch, image_name)),
                   arch=lambda f: f.header.arch, also_fits=also_fits)

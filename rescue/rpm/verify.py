@@ -63,10 +63,14 @@ def kernel_arches_for(guest_arch: str) -> tuple[str, ...]:
 
 
 def check_candidate(path: str | os.PathLike, header: RpmHeader, target_uname_r: str,
-                    guest_arch: str) -> list[str]:
+                    guest_arch: str, image_name: str | None = None) -> list[str]:
     """Why the package at `path` (already parsed into `header`) must not be
     installed as kernel `target_uname_r` into a `guest_arch` guest; an
-    empty list when it fits. Each reason is one sentence naming both sides."""
+    empty list when it fits. Each reason is one sentence naming both sides.
+
+    `image_name` (EL8+: kernel-core) is the one package name the image may
+    come in on the guest's release; a monolithic `kernel` of the same release
+    is another distribution's build."""
     what = f"{path} ({header.nvra})"
     problems: list[str] = []
     if header.is_source:
@@ -76,6 +80,10 @@ def check_candidate(path: str | os.PathLike, header: RpmHeader, target_uname_r: 
     if not is_kernel_package(header.name):
         problems.append(f"{what} is package {header.name!r}, not a kernel image package; "
                         f"the guest needs the kernel package that installs {target_uname_r}")
+        return problems
+    if image_name is not None and header.name != image_name:
+        problems.append(f"{what} is package {header.name!r}, but on this guest's release the kernel image "
+                        f"comes in {image_name!r}")
         return problems
 
     uname_r = kernel_uname_r(header)
@@ -294,6 +302,10 @@ def check_member(path: str | os.PathLike, header: RpmHeader, name: str, image: R
     problems = []
     if header.name != name:
         problems.append(f"{what} is package {header.name!r}, not {name!r}")
+    if not name.endswith(("-core", "-modules")) and any(
+            path.startswith("/boot/vmlinuz-") or path.endswith("/vmlinuz") for path in header.file_paths):
+        problems.append(f"{what} carries a kernel image: it is a one-package kernel (EL7 and older), not the "
+                        f"empty {name!r} package that comes with {image.name}")
     if (header.version, header.release, header.arch) != (image.version, image.release, image.arch):
         problems.append(f"{what} is {header.version}-{header.release}.{header.arch}, but the kernel is "
                         f"{image.version}-{image.release}.{image.arch} ({image.nvra})")

@@ -378,3 +378,27 @@ def test_verify_rpm_refuses_what_is_not_a_file(tmp_path, kind):
     with pytest.raises(RescueError) as err:
         verify_rpm(path, TARGET, "x86_64", [], nosignature=True)
     assert err.value.code == "RPM_MALFORMED" and "not a regular file" in err.value.message
+
+
+@needs_rpmbuild
+def test_check_candidate_on_a_split_release_wants_kernel_core(built_rpms):
+    # EL8+: a one-package `kernel` of the very release is not the image package there.
+    h = read_rpm_header(built_rpms["good"].read_bytes())
+    assert h.name == "kernel"
+    assert check_candidate("k.rpm", h, TARGET, "x86_64", image_name="kernel-core") == [
+        f"k.rpm ({h.nvra}) is package 'kernel', but on this guest's release the kernel image comes in "
+        "'kernel-core'"]
+    assert check_candidate("k.rpm", h, TARGET, "x86_64", image_name="kernel") == []
+
+
+@needs_rpmbuild
+def test_a_one_package_kernel_is_not_the_meta_package(built_rpms):
+    import dataclasses
+    from rescue.rpm.verify import check_member
+    h = read_rpm_header(built_rpms["good"].read_bytes())
+    core = dataclasses.replace(h, name="kernel-core")
+    problems = check_member("k.rpm", h, "kernel", core)
+    assert problems == [f"k.rpm ({h.nvra}) carries a kernel image: it is a one-package kernel (EL7 and older), "
+                        "not the empty 'kernel' package that comes with kernel-core"]
+    meta = dataclasses.replace(h, files=())
+    assert check_member("k.rpm", meta, "kernel", core) == []
