@@ -193,3 +193,20 @@ def test_saved_entry_left_naming_the_entry_is_not_rewritten():
     p = plan(files)
     assert [w.path for w in p.writes] == [f"/boot/loader/entries/{MID}-{NEW}.conf"]
     assert "saved_entry in /boot/grub2/grubenv already names it" in p.detail
+
+
+def test_kernelopts_lost_the_options_come_from_default_grub_not_the_dead_variable():
+    # grubenv without kernelopts and a grub.cfg without the fallback (EL8 before 8.3): the old
+    # entry's "$kernelopts" would give the kernel no root=.
+    fallback = ('if [ -z "${kernelopts}" ]; then\n  set kernelopts="root=/dev/mapper/rhel-root ro crashkernel=auto '
+                'resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet "\nfi\n')
+    assert fallback in GRUB_CFG_EL8
+    cfg = GRUB_CFG_EL8.replace(fallback, "")
+    files = el8_guest({"saved_entry": f"{MID}-{NEW}"}, extra={
+        "/boot/grub2/grub.cfg": cfg,
+        "/etc/default/grub": 'GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX="crashkernel=auto rd.lvm.lv=rhel/root"\n'},
+        **{f"{MID}-{NEW}": el8_entry(NEW)})
+    p = plan(files)
+    entry = parse_bls_entry(written(p, f"/boot/loader/entries/{MID}-{NEW}.conf"))
+    assert entry.options == "root=/dev/mapper/rhel-root ro crashkernel=auto rd.lvm.lv=rhel/root"
+    assert "GRUB_CMDLINE_LINUX from /etc/default/grub" in p.detail

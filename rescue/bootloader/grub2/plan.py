@@ -31,7 +31,7 @@ from rescue.bootloader import templates
 from rescue.bootloader.base import (
     BootLayout, BootLoaderPlan, ConfigFiles, FileWrite, KernelEntryRequest, backup_name, on_boot_filesystem,
 )
-from rescue.bootloader.bls import BLS_DIR, BlsFile, read_bls_dir
+from rescue.bootloader.bls import BLS_DIR, BlsFile, expand, read_bls_dir
 from rescue.bootloader.grub2.menu import environment, grubenv_path, read_env
 from rescue.bootloader.grub2.script import Grub2Config, Grub2Entry, default_grub, parse_grub2_cfg
 from rescue.bootloader.grubenv import BLOCK_SIZE, render_grubenv
@@ -117,17 +117,28 @@ def _machine_id(files: ConfigFiles, entries: list[BlsFile]) -> tuple[str, list[s
 def _options(request: KernelEntryRequest, files: ConfigFiles, variables: dict[str, str], entry_id: str,
              entries: list[BlsFile], mine: list[BlsFile]) -> tuple[str, str]:
     """(the options line, where it came from), as kernel-install would choose them."""
-    same = next((e for e in entries if e.id == entry_id and e.entry.options), None)
+    def boots(options: str | None) -> bool:
+        # Options whose variables are unset (kernelopts lost from grubenv) give a kernel no root=.
+        return bool(options) and any(word.startswith("root=") for word in expand(options, variables)[0].split())
+
+    same = next((e for e in entries if e.id == entry_id and boots(e.entry.options)), None)
     if same is not None:
         return same.entry.options, f"from the entry it replaces, {same.path}"
     cmdline = " ".join((files.text("/etc/kernel/cmdline") or "").split())
     if cmdline:
         return cmdline, "from /etc/kernel/cmdline"
-    if variables.get("kernelopts", "").strip():
+    if boots("$kernelopts"):
         tuned = any("$tuned_params" in e.entry.options for e in entries)
         return "$kernelopts" + (" $tuned_params" if tuned else ""), "$kernelopts, as EL8's kernel-install writes it"
-    if mine and mine[0].entry.options:
-        return mine[0].entry.options, f"copied from {mine[0].path}"
+    other = next((e for e in mine if boots(e.entry.options)), None)
+    if other is not None:
+        return other.entry.options, f"copied from {other.path}"
+    settings = default_grub(files.text("/etc/default/grub") or "")
+    args = " ".join(settings.get(k, "") for k in ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT")).split()
+    if request.root_spec and args:
+        # what grub2-mkconfig puts into kernelopts
+        return " ".join([f"root={request.root_spec}", "ro", *args]), \
+            "root= from /etc/fstab and GRUB_CMDLINE_LINUX from /etc/default/grub, as grub2-mkconfig makes kernelopts"
     if request.root_spec:
         return f"root={request.root_spec} ro", "root= from /etc/fstab"
     raise RescueError("NO_KERNEL_OPTIONS", f"{files.image}: nothing says which options the kernel boots with "

@@ -63,13 +63,13 @@ def rule_boot_entries(facts: GuestFacts) -> Iterable[Finding]:
     bl = facts.bootloader
     if bl.config is not None and not bl.entries and bl.damaged is None:
         if dict(facts.default_grub).get("GRUB_ENABLE_BLSCFG") == "true":
-            why = ("it reads them from /boot/loader/entries and none is there (removing a kernel package "
-                   "removes its entry)")
+            why = (": it reads them from /boot/loader/entries, and none is there (removing a kernel package "
+                   "removes its entry),")
         else:
-            why = "yum removes an erased kernel's entry"
+            why = " (yum removes an erased kernel's entry),"
         yield Finding(
             "NO_BOOT_ENTRIES", ERROR,
-            f"{bl.config} has no boot entries left ({why}), so GRUB stops at its prompt.",
+            f"{bl.config} has no boot entries left{why} so GRUB stops at its prompt.",
             fix_boot_action(facts),
         )
 
