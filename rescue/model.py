@@ -214,6 +214,7 @@ class GuestFacts:
     machine_id: str | None = None                     # /etc/machine-id
     default_grub: tuple[tuple[str, str], ...] = ()    # /etc/default/grub's GRUB_* settings, unquoted
     bls_entries: tuple[tuple[str, str], ...] = ()     # (id, linux) of every BLS entry, read or not by GRUB
+    firmware: "FirmwareFacts | None" = None           # MBR boot code, the ESP and what is on it
 
 
 @dataclass(frozen=True)
@@ -231,3 +232,35 @@ class Diagnosis:
     bootable: bool
     recommended_kernel: RecommendedKernel | None
     default_kernel: str | None = None  # uname_r the default entry would boot, if it can
+
+
+@dataclass(frozen=True)
+class EfiVendorDir:
+    """One EFI/<vendor>/ directory of the ESP (rescue.bootloader.efi)."""
+    directory: str                     # guest path, in the case found
+    loaders: tuple[str, ...] = ()      # shimx64.efi, grubx64.efi
+    grub_cfg: str | None = None
+    grubenv: str | None = None
+    stub_uuid: str | None = None       # EL9 stub: the filesystem it searches for
+    stub_target: str | None = None     # ... and the file it loads there ("/grub2/grub.cfg")
+    stub_target_path: str | None = None  # that file as a guest path, when the UUID is a guest filesystem's
+    stub_target_exists: bool = False
+
+
+@dataclass(frozen=True)
+class FirmwareFacts:
+    """What BIOS and UEFI firmware would find on the image."""
+    partition_table: str | None = None     # "gpt", "msdos"
+    bios_code: bool = False                # the MBR holds boot code (not zeros) and the 0x55AA signature
+    bios_boot_partition: str | None = None  # GPT's BIOS boot partition (EF02), where GRUB 2's core.img lives
+    esp: str | None = None                 # the EFI system partition's device
+    esp_fstype: str | None = None
+    esp_mounted: bool = False              # mounted at /boot/efi (fstab names it and it mounted)
+    fstab_esp: str | None = None           # fstab's spec for /boot/efi
+    fallback: str | None = None            # EFI/BOOT/BOOTX64.EFI
+    fallback_helpers: tuple[str, ...] = ()
+    vendors: tuple[EfiVendorDir, ...] = ()
+    vendor: str | None = None              # the directory the guest's own packages write (os-release ID)
+    vmx: str | None = None                 # a .vmx beside the image
+    vmx_firmware: str | None = None        # "uefi" / "bios", as that .vmx says
+    needs: str | None = None               # what starts the image: "bios", "uefi", "both", None

@@ -13,6 +13,7 @@ from typing import Iterable
 
 from rescue.bootloader.base import BootLayout
 from rescue.diagnose.bootmenu import read_bootloader
+from rescue.diagnose.firmware import read_firmware
 from rescue.diagnose.reader import GuestReader
 from rescue.errors import first_line
 from rescue.distro import family_for, yum
@@ -103,6 +104,8 @@ class Gatherer:
             machine_id=(self.reader.read_text("/etc/machine-id", 4096) or "").strip() or None,
             default_grub=tuple(default_grub(self.reader.read_text("/etc/default/grub") or "").items()),
             bls_entries=tuple((f.id, f.entry.linux or "") for f in read_bls_dir(self.reader)[0]),
+            firmware=read_firmware(self.guest, self.reader, self.image, self.first_disk, self.os, filesystems,
+                                   self._fstab(), tuple(failure.split(" (", 1)[0] for failure in unmounted)),
         )
         return _with_notes(facts, self.notes)
 

@@ -106,10 +106,46 @@ def diagnosis_json(d: Diagnosis, fmt: str | None, path: str | None = None) -> di
             {"uname_r": rec.uname_r, "package": rec.package, "packages": list(rec.packages or (rec.package,)),
              "reason": rec.reason} if rec else None),
         "machine_id": facts.machine_id,
+        "firmware": _firmware_json(facts),
         "notes": list(facts.notes),
         "boot_symlinks": [{"path": link.path, "target": link.target, "problem": link.problem}
                           for link in facts.boot_symlinks],
     }
+
+
+def _firmware_json(facts: GuestFacts) -> dict[str, Any] | None:
+    fw = facts.firmware
+    if fw is None:
+        return None
+    return {"needs": fw.needs, "partition_table": fw.partition_table, "bios_code": fw.bios_code,
+            "bios_boot_partition": fw.bios_boot_partition, "esp": fw.esp, "esp_fstype": fw.esp_fstype,
+            "esp_mounted": fw.esp_mounted, "fallback": fw.fallback, "vendor": fw.vendor,
+            "vendors": [{"directory": v.directory, "loaders": list(v.loaders), "grub_cfg": v.grub_cfg,
+                         "grubenv": v.grubenv, "stub": ({"uuid": v.stub_uuid, "target": v.stub_target,
+                                                         "loads": v.stub_target_path, "exists": v.stub_target_exists}
+                                                        if v.stub_uuid else None)} for v in fw.vendors],
+            "vmx": fw.vmx, "vmx_firmware": fw.vmx_firmware}
+
+
+def firmware_line(facts: GuestFacts) -> str | None:
+    """"firmware: BIOS and UEFI (...)" for the text report; None when nothing is known."""
+    fw = facts.firmware
+    if fw is None or fw.needs is None and fw.esp is None:
+        return None
+    parts = []
+    if fw.bios_code:
+        parts.append("BIOS (boot code in the MBR" + (f", BIOS boot partition {fw.bios_boot_partition}"
+                                                     if fw.bios_boot_partition else "") + ")")
+    if fw.esp:
+        loaders = [p for p in ([fw.fallback] if fw.fallback else []) +
+                   [f"{v.directory}/{n}" for v in fw.vendors for n in v.loaders]]
+        stub = next((v for v in fw.vendors if v.stub_uuid), None)
+        parts.append(f"UEFI (ESP {fw.esp}" + (f": {', '.join(loaders)}" if loaders else ": no loader")
+                     + (f"; {stub.grub_cfg} is a stub loading {stub.stub_target_path or stub.stub_target}" if stub else "")
+                     + ")")
+    needs = {"both": "BIOS or UEFI", "bios": "BIOS", "uefi": "UEFI", None: "neither"}[fw.needs]
+    vmx = f"; {fw.vmx} sets {fw.vmx_firmware.upper()}" if fw.vmx and fw.vmx_firmware else ""
+    return f"firmware: starts with {needs}: " + "; ".join(parts) + vmx
 
 
 def _os_json(facts: GuestFacts) -> dict[str, Any] | None:
@@ -297,7 +333,8 @@ def guest_summary_markup(facts: GuestFacts) -> str:
     line = f"  {safe(facts.os.product)} ({safe(facts.os.arch)}), root {safe(facts.os.root)}"
     if facts.bootloader.config:
         line += f", boot loader {safe(facts.bootloader.config)}"
-    return line
+    fw = firmware_line(facts)
+    return line + (f"\n  {safe(fw)}" if fw else "")
 
 
 def render_text(diagnosis: Diagnosis, console: Console) -> None:

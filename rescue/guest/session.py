@@ -333,6 +333,25 @@ class Guest(GuestFiles):
     def lvs(self) -> list[str]:
         return self.g.lvs()
 
+    def partition_types(self, disk: str) -> tuple[str | None, list[tuple[str, str]]]:
+        """The disk's label ("gpt", "msdos") and (partition, type): a GPT type GUID, or an MBR id as "ef"."""
+        g = self.g
+        try:
+            table = g.part_get_parttype(disk)
+        except RuntimeError:
+            return None, []
+        out = []
+        for part in g.list_partitions():
+            if g.part_to_dev(part) != disk:
+                continue
+            n = g.part_to_partnum(part)
+            try:
+                out.append((part, g.part_get_gpt_type(disk, n).upper() if table == "gpt"
+                            else f"{g.part_get_mbr_id(disk, n):02x}"))
+            except RuntimeError:
+                out.append((part, ""))
+        return table, out
+
     def vfs_label(self, device: str) -> str:
         try:
             return self.g.vfs_label(device)

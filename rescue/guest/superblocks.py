@@ -133,13 +133,31 @@ def _btrfs(block: bytes) -> Volume | None:
     return Volume("", "btrfs", _cstring(block[0x12B:0x12B + 256]), _uuid(block[32:48]), total)
 
 
+def _fat(head: bytes) -> Volume | None:
+    # FAT boot sector: the type string at 54 (FAT12/16) or 82 (FAT32), the volume serial (which blkid
+    # prints as the UUID, XXXX-XXXX) and label after it; an EFI system partition is one.
+    if len(head) < 512 or head[510:512] != b"\x55\xaa":
+        return None
+    for type_at, serial_at, label_at in ((82, 67, 71), (54, 39, 43)):
+        if head[type_at:type_at + 3] == b"FAT":
+            serial, = struct.unpack_from("<I", head, serial_at)
+            label = head[label_at:label_at + 11].decode("ascii", errors="replace").strip()
+            bytes_per_sector, = struct.unpack_from("<H", head, 11)
+            total16, = struct.unpack_from("<H", head, 19)
+            total32, = struct.unpack_from("<I", head, 32)
+            size = (total16 or total32) * bytes_per_sector
+            return Volume("", "vfat", "" if label == "NO NAME" else label, f"{serial >> 16:04X}-{serial & 0xFFFF:04X}",
+                          size)
+    return None
+
+
 def identify(head: bytes, btrfs_block: bytes = b"") -> Volume | None:
     """What a device's first 4 KiB or more (and the 1 KiB at 64 KiB, for btrfs) say it holds.
 
     None when nothing or more than one signature is recognised (a stale
     signature under a newer filesystem): the caller then asks blkid.
     """
-    found = [v for v in (_ext(head), _xfs(head), _swap(head), _lvm(head)) if v is not None]
+    found = [v for v in (_ext(head), _xfs(head), _swap(head), _lvm(head), _fat(head)) if v is not None]
     if btrfs_block:
         found += [v for v in (_btrfs(btrfs_block),) if v is not None]
     return found[0] if len(found) == 1 else None

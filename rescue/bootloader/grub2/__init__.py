@@ -14,6 +14,7 @@ from rescue.bootloader.base import (
     BootLayout, BootLoader, BootLoaderPlan, ConfigFiles, KernelEntryRequest, Menu, MenuEntry, on_boot_filesystem,
 )
 from rescue.bootloader.bls import BLS_DIR, serial_bls
+from rescue.bootloader.efi import read_esp
 from rescue.bootloader.grub2.menu import build_menu, grubenv_path
 from rescue.bootloader.grub2.plan import plan_kernel
 from rescue.bootloader.grub2.script import parse_grub2_cfg, serial_grub2
@@ -24,6 +25,13 @@ __all__ = ["Grub2"]
 class Grub2(BootLoader):
     kind = "grub2"
     config_paths = ("/boot/grub2/grub.cfg", "/boot/grub/grub.cfg")
+
+    @classmethod
+    def find(cls, files: ConfigFiles) -> str | None:
+        # UEFI EL7/EL8 keep the whole configuration on the ESP, and that is what GRUB-EFI reads; an EL9
+        # ESP holds a stub that loads /boot/grub2/grub.cfg (rescue.bootloader.efi).
+        full = next((v.grub_cfg for v in read_esp(files).vendors if v.grub_cfg and v.stub is None), None)
+        return full or super().find(files)
     missing_file_clause = ' (GRUB 2 says "error: file ... not found" and waits at the menu)'
     no_entry_clause = " (GRUB 2 shows an empty menu, or its prompt)"
 
@@ -39,7 +47,8 @@ class Grub2(BootLoader):
 
     def console_edits(self, files: ConfigFiles) -> list[tuple[str, Callable[[str], str]]]:
         # grub.cfg's entries, and the BLS entries its blscfg command reads on EL8+
-        edits: list[tuple[str, Callable[[str], str]]] = [(path, serial_grub2) for path in self.config_paths]
+        edits: list[tuple[str, Callable[[str], str]]] = [
+            (path, serial_grub2) for path in dict.fromkeys((self.config, *self.config_paths))]
         edits += [(f"{BLS_DIR}/{name}", serial_bls) for name in files.names(BLS_DIR) if name.endswith(".conf")]
         return edits
 

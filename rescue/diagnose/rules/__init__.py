@@ -5,7 +5,7 @@ yielding `Finding`s, then decides the verdict (`bootable`), the kernel the
 default entry boots and the kernel to reinstall. No I/O; tests build facts
 by hand. The rules are grouped by what they look at: `guest` (the image and
 the guest as a whole), `boot` (the boot loader's configuration and entries),
-`grub2` (grubenv, saved_entry, kernelopts, BLS entries),
+`grub2` (grubenv, saved_entry, kernelopts, BLS entries), `firmware` (BIOS boot code, the ESP),
 `kernels`, `updates` (yum); `facts` holds the look-ups they share, `evidence`
 chooses the kernel to recommend, `actions` words the next steps.
 """
@@ -19,6 +19,7 @@ from rescue.diagnose.rules.boot import (
 )
 from rescue.diagnose.rules.evidence import needs_repair, recommend_kernel
 from rescue.diagnose.rules.facts import default_kernel, is_bootable
+from rescue.diagnose.rules.firmware import firmware_blocker, rule_efi_stub, rule_esp, rule_firmware_setting
 from rescue.diagnose.rules.grub2 import (
     rule_bls_files, rule_bls_not_in_menu, rule_foreign_machine_id, rule_grub_default, rule_grubenv, rule_kernel_without_entry,
     rule_kernelopts, rule_saved_entry,
@@ -41,6 +42,9 @@ INFO = Severity.INFO
 
 RULES: tuple[Rule, ...] = (
     rule_in_use,
+    rule_firmware_setting,
+    rule_esp,
+    rule_efi_stub,
     rule_boot_symlinks,
     rule_bootloader_config,
     rule_bootloader_damaged,
@@ -111,7 +115,7 @@ def diagnose(facts: GuestFacts) -> Diagnosis:
     return Diagnosis(
         facts=facts,
         findings=findings,
-        bootable=is_bootable(facts),
+        bootable=is_bootable(facts) and firmware_blocker(facts) is None,
         recommended_kernel=recommend_kernel(facts),
         default_kernel=default_kernel(facts),
     )
