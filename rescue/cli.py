@@ -309,12 +309,14 @@ def boot_check(
     expect_kernel: Optional[str] = typer.Option(None, "--expect-kernel", metavar="UNAME_R", help="Fail unless this kernel release boots."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Image format, instead of detecting it."),
     allow_backing: bool = typer.Option(False, "--allow-backing", help="Accept images that refer to other host files."),
+    firmware: str = typer.Option("auto", "--firmware", metavar="auto|bios|uefi",
+                                 help="Boot with SeaBIOS or OVMF; auto: the VM's .vmx, else what the disk holds."),
 ) -> None:
     """Boot the image in qemu through its own boot loader; report how far it gets."""
     options = bootcheck.BootOptions(
         timeout=timeout, memory_mb=memory, expect_kernel=expect_kernel, keep_log=str(keep_log) if keep_log else None,
         fmt=fmt, allow_backing=allow_backing, accel=State.accel, verbose=State.verbose,
-        launch_timeout=State.launch_timeout)
+        launch_timeout=State.launch_timeout, firmware=firmware)
     status = StatusLine()
     try:
         with _interruptible("qemu was stopped; the boot ran on a throw-away overlay, the image is unchanged."):

@@ -12,9 +12,13 @@ The image itself is never written. The steps, in order:
    ttyS0, and the facts for the next step are read.
 4. `hardware.choose_hardware` (pure): the disk controller and NIC qemu should
    emulate so that the guest finds its disk with the drivers it has.
-5. `qemu.boot_overlay`: qemu boots the overlay through SeaBIOS and the guest's
-   own boot loader in its MBR (never -kernel, which would skip exactly what a
-   repair fixed), KVM when it works and TCG otherwise, bounded by the timeout.
+5. `hardware.choose_firmware` (pure): BIOS or UEFI, from --firmware, the VM's
+   .vmx, or what the disk holds (an ESP with a loader: UEFI).
+6. `qemu.boot_overlay`: qemu boots the overlay through SeaBIOS and the guest's
+   own boot code in its MBR, or through OVMF (a private copy of its variables:
+   fresh NVRAM) and the ESP's fallback loader — never -kernel, which would skip
+   exactly what a repair fixed — KVM when it works and TCG otherwise, bounded
+   by the timeout.
 """
 from __future__ import annotations
 
@@ -27,13 +31,14 @@ from typing import Callable
 
 from rescue.bootcheck import console
 from rescue.bootcheck.console import BootResult
-from rescue.bootcheck.hardware import Hardware
+from rescue.bootcheck.hardware import FIRMWARE_CHOICES, Hardware, choose_firmware
 from rescue.bootcheck.overlay import OverlayFacts, hardware_for, prepare_overlay
 from rescue.bootcheck.qemu import LOG_LIMIT, boot_overlay
 from rescue.errors import Exit, RescueError, first_line
 from rescue.guest.hypervisor import DEFAULT_LAUNCH_TIMEOUT, resolve_accel
 from rescue.guest.image import ImageInfo, probe
 from rescue.guest.session import Guest
+from rescue.guest.vmx import find_vmx, vmx_firmware
 from rescue.run import ToolError, run
 
 Status = Callable[[str], None]
@@ -55,6 +60,7 @@ class BootOptions:
     accel: str | None = None
     verbose: bool = False
     launch_timeout: float = DEFAULT_LAUNCH_TIMEOUT
+    firmware: str = "auto"          # "auto", "bios", "uefi"
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,30 @@ def check_tools() -> str:
     return qemu
 
 
+# Debian's ovmf package: the 4 MiB pair, as /usr/share/qemu/firmware/60-edk2-x86_64.json pairs them
+# (the 4M code with the 2M variables never saves them; the 2M code with 4M variables crashes).
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+
+def ovmf_files(workdir: str) -> tuple[str, str]:
+    """OVMF's code and a private copy of its variables store (VMRESCUE_OVMF_CODE/_VARS override)."""
+    code = os.environ.get("VMRESCUE_OVMF_CODE") or OVMF_CODE
+    template = os.environ.get("VMRESCUE_OVMF_VARS") or OVMF_VARS
+    for path in (code, template):
+        if not os.path.isfile(path):
+            raise RescueError("OVMF_MISSING", f"{path} is missing: boot-check boots UEFI guests with OVMF.",
+                              "Install it: apt-get install ovmf (Debian/Ubuntu) or dnf install edk2-ovmf; or pass "
+                              "--firmware bios to try the disk's BIOS boot code.", Exit.ENVIRONMENT)
+    private = os.path.join(workdir, "ovmf-vars.fd")
+    shutil.copyfile(template, private)     # fresh NVRAM: the boot starts the fallback loader, as a new VM does
+    return code, private
+
+
 def check_options(options: BootOptions) -> None:
+    if options.firmware not in FIRMWARE_CHOICES:
+        raise RescueError("BAD_FIRMWARE", f"unknown firmware {options.firmware!r}.",
+                          f"Use one of: {', '.join(FIRMWARE_CHOICES)}.", Exit.USAGE)
     if not options.timeout > 0:
         raise RescueError("BAD_TIMEOUT", f"--timeout must be a positive number of seconds, not {options.timeout}.",
                           "A TCG boot of an EL5/EL6 guest takes one to three minutes.", Exit.USAGE)
@@ -165,13 +194,17 @@ def boot_check(image: str, options: BootOptions, status: Status) -> BootCheck:
                     Exit.IMAGE) from None
             appliance_accel = guest.used_accel
         prepare_seconds = time.monotonic() - started
-        hardware = hardware_for(facts)
+        vmx = find_vmx(image)
+        firmware, said = choose_firmware(options.firmware, facts.mbr_boot_code, facts.esp_fallback, facts.esp_loader,
+                                         vmx_firmware(vmx[1]) if vmx else None, vmx[0] if vmx else None)
+        hardware = hardware_for(facts, firmware, said)
+        ovmf = ovmf_files(workdir) if firmware == "uefi" else None
         # The appliance already found KVM broken (and said so): do not try it again.
         modes = ["kvm", "tcg"] if accel == "auto" and appliance_accel == "kvm" else \
             ["tcg"] if accel == "auto" else [accel]
         booted, used = boot_overlay(qemu, overlay.path, hardware, modes=modes, timeout=options.timeout,
                                  memory_mb=options.memory_mb, expect_kernel=options.expect_kernel,
-                                 workdir=workdir, status=status)
+                                 workdir=workdir, status=status, ovmf=ovmf)
         log_path = os.path.abspath(options.keep_log) if options.keep_log else os.path.join(workdir, "console.log")
         try:
             _save_log(console.clean(booted.log), log_path)
@@ -179,7 +212,7 @@ def boot_check(image: str, options: BootOptions, status: Status) -> BootCheck:
             notes.append(f"could not save the console log to {log_path}: {exc.strerror}")
             log_path = None
     finally:
-        for name in ("overlay.qcow2", "qemu.err"):
+        for name in ("overlay.qcow2", "qemu.err", "ovmf-vars.fd"):
             try:
                 os.unlink(os.path.join(workdir, name))
             except FileNotFoundError:

@@ -19,6 +19,7 @@ class Hardware:
     disk_driver: str | None = None    # the guest module that drives it (None: nothing matched)
     nic_driver: str | None = None
     notes: tuple[str, ...] = ()
+    firmware: str = "bios"            # "bios" (SeaBIOS, the MBR) or "uefi" (OVMF, the ESP's fallback loader)
 
 
 # (guest module, qemu controller), in order of preference. IDE first: SeaBIOS
@@ -97,20 +98,58 @@ def choose_hardware(available_modules: set[str] | frozenset[str],
     return Hardware(disk_if=disk[1], nic_model=nic[1], disk_driver=disk[0], nic_driver=nic[0], notes=tuple(notes))
 
 
-def qemu_command(qemu: str, overlay: str, hardware: Hardware, accel: str, memory_mb: int) -> list[str]:
-    """qemu booting the overlay through SeaBIOS and the disk's own MBR, console on stdout.
+FIRMWARE_CHOICES = ("auto", "bios", "uefi")
 
-    -nographic makes SeaBIOS mirror the screen to the serial port, so what the
-    BIOS and GRUB's first stages print reaches the log too. User networking is
-    restricted (no host, no outside); the NIC's boot ROM is left out so that
-    nothing but the disk is tried.
+
+def choose_firmware(requested: str, mbr_boot_code: bool | None, esp_fallback: bool, esp_loader: bool,
+                    vmx_firmware: str | None, vmx: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """The firmware to boot with, and what to say about the choice.
+
+    --firmware wins; else the VM's .vmx; else what the disk holds: an ESP with a
+    loader means UEFI (a hybrid disk too: the firmware of the VMs made today),
+    boot code in the MBR alone means BIOS.
+    """
+    notes: list[str] = []
+    if requested in ("bios", "uefi"):
+        firmware = requested
+    elif vmx_firmware in ("bios", "uefi"):
+        firmware = vmx_firmware
+        notes.append(f"{vmx} sets {firmware.upper()} firmware; booting with it.")
+    elif esp_loader:
+        firmware = "uefi"
+        if mbr_boot_code:
+            notes.append("The disk boots with BIOS and with UEFI firmware; booting UEFI (--firmware bios for the other).")
+    else:
+        firmware = "bios"
+    if firmware == "uefi" and esp_loader and not esp_fallback:
+        notes.append("The ESP has no EFI/BOOT/BOOTX64.EFI: UEFI firmware with fresh NVRAM (as here, and in a new or "
+                     "converted VM) does not find the vendor's loader.")
+    return firmware, tuple(notes)
+
+
+def qemu_command(qemu: str, overlay: str, hardware: Hardware, accel: str, memory_mb: int,
+                 ovmf: tuple[str, str] | None = None) -> list[str]:
+    """qemu booting the overlay through the disk's own boot code, console on stdout.
+
+    BIOS: SeaBIOS and the MBR; -nographic makes SeaBIOS mirror the screen to the
+    serial port, so what the BIOS and GRUB's first stages print reaches the log
+    too. UEFI: OVMF (`ovmf` = its code, and a private copy of its variables) and
+    the ESP's removable-media fallback loader, as a VM with fresh NVRAM starts;
+    OVMF's console is the serial port. User networking is restricted (no host,
+    no outside); the NIC's boot ROM is left out so that nothing but the disk is tried.
     """
     drive = overlay.replace(",", ",,")
     argv = [qemu, "-name", "vmrescue-boot-check", "-machine", f"pc,accel={accel}",
             "-m", str(memory_mb), "-smp", "1",
             "-nodefaults", "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
-            "-boot", "strict=on",
-            "-drive", f"file={drive},format=qcow2,if=none,id=disk0,cache=unsafe"]
+            "-boot", "strict=on"]
+    if hardware.firmware == "uefi":
+        if ovmf is None:
+            raise ValueError("UEFI boot without OVMF files")
+        code, variables = (path.replace(",", ",,") for path in ovmf)
+        argv += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
+                 "-drive", f"if=pflash,format=raw,unit=1,file={variables}"]
+    argv += ["-drive", f"file={drive},format=qcow2,if=none,id=disk0,cache=unsafe"]
     if accel == "kvm":
         argv += ["-cpu", "host"]      # as libguestfs does; broken nested KVM fails at once with it
     disk = hardware.disk_if

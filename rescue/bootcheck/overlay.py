@@ -8,12 +8,13 @@ kernel's modules, whether the MBR holds boot code.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 from rescue import bootloader
 from rescue.bootcheck.hardware import DEFAULT_DISK, DEFAULT_NIC, Hardware, choose_hardware, module_names
 from rescue.bootloader.cmdline import MARK
+from rescue.bootloader.efi import read_esp
 from rescue.guest import inspect
 from rescue.guest.files import GuestConfigFiles
 from rescue.errors import first_line
@@ -53,6 +54,8 @@ class OverlayFacts:
     kernel_modules: frozenset[str] = frozenset()   # its /lib/modules tree
     builtin_modules: frozenset[str] = frozenset()  # its modules.builtin
     mbr_boot_code: bool | None = None          # the first 440 bytes are not all zero
+    esp_loader: bool = False                   # the mounted ESP holds a loader (fallback or vendor)
+    esp_fallback: bool = False                 # ... at EFI/BOOT/BOOTX64.EFI, what fresh NVRAM starts
     notes: tuple[str, ...] = ()
 
 
@@ -189,14 +192,22 @@ def prepare_overlay(guest: Guest) -> OverlayFacts:
         release = editor.release()
         in_initrd = editor.initrd_modules()
         modules, builtin = editor.kernel_modules(release)
+        esp = read_esp(GuestConfigFiles(guest, "the overlay"))
     return OverlayFacts(
         os_found=True, product=os_info.product, bootloader=kind, configured=tuple(editor.configured),
         default_release=release, initrd_modules=in_initrd, kernel_modules=modules, builtin_modules=builtin,
-        mbr_boot_code=mbr_code, notes=tuple(editor.notes),
+        mbr_boot_code=mbr_code, esp_loader=esp.has_loader, esp_fallback=esp.fallback is not None,
+        notes=tuple(editor.notes),
     )
 
 
-def hardware_for(facts: OverlayFacts) -> Hardware:
+def hardware_for(facts: OverlayFacts, firmware: str = "bios", notes: tuple[str, ...] = ()) -> Hardware:
+    """The drivers' hardware (choose_hardware) under `firmware`, with what was said choosing it."""
+    drivers = _drivers_for(facts)
+    return replace(drivers, firmware=firmware, notes=(*notes, *drivers.notes))
+
+
+def _drivers_for(facts: OverlayFacts) -> Hardware:
     available = facts.kernel_modules | facts.builtin_modules
     in_initrd = None if facts.initrd_modules is None else facts.initrd_modules | facts.builtin_modules
     if not available and in_initrd is None:

@@ -119,12 +119,13 @@ def _progress_reporter(status: Status, label: str) -> Callable[[str | None, floa
 
 
 def boot_overlay(qemu: str, overlay: str, hardware: Hardware, *, modes: list[str], timeout: float,
-                 memory_mb: int, expect_kernel: str | None, workdir: str, status: Status) -> tuple[BootRun, str]:
+                 memory_mb: int, expect_kernel: str | None, workdir: str, status: Status,
+                 ovmf: tuple[str, str] | None = None) -> tuple[BootRun, str]:
     """Boot under the first accelerator of `modes` that works; (run, accelerator used)."""
     for mode in modes:
         label = "KVM" if mode == "kvm" else "TCG, software emulation"
         status(f"Booting the guest ({label}), at most {timeout:.0f} s")
-        run = run_qemu(qemu_command(qemu, overlay, hardware, mode, memory_mb), timeout=timeout,
+        run = run_qemu(qemu_command(qemu, overlay, hardware, mode, memory_mb, ovmf), timeout=timeout,
                        expect_kernel=expect_kernel, stderr_path=os.path.join(workdir, "qemu.err"),
                        progress=_progress_reporter(status, label))
         if run.ended == "exited" and not run.log.strip():

@@ -37,6 +37,7 @@ def to_json_document(check: BootCheck) -> dict:
             "seconds": round(check.boot_seconds, 1),
             "timeout": check.options.timeout,
             "memory_mb": check.options.memory_mb,
+            "firmware": check.hardware.firmware,
             "disk": check.hardware.disk_if,
             "disk_driver": check.hardware.disk_driver,
             "nic": check.hardware.nic_model,
@@ -87,7 +88,7 @@ def render_text(check: BootCheck) -> list[str]:
     for code, line in others:
         lines.append(f"  also seen: {code}: {line}")
     hw = check.hardware
-    lines.append(f"  hardware: disk {hw.disk_if}" + (f" ({hw.disk_driver})" if hw.disk_driver else "")
+    lines.append("  hardware: " + ("UEFI firmware (OVMF), " if hw.firmware == "uefi" else "") + f"disk {hw.disk_if}" + (f" ({hw.disk_driver})" if hw.disk_driver else "")
                  + f", NIC {hw.nic_model}" + (f" ({hw.nic_driver})" if hw.nic_driver else ""))
     for note in (*hw.notes, *check.overlay.notes, *check.notes):
         lines.append(f"  note: {note}")

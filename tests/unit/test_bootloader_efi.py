@@ -164,3 +164,25 @@ def test_the_vms_firmware_setting_against_the_disk():
     d = diagnose(uefi_guest(vmx="/vm/web01.vmx", vmx_firmware="uefi", bios_code=True, fallback=None, vendors=(),
                             needs="bios"))
     assert codes(d)["EFI_NO_LOADER"] == "error" and d.bootable is False
+
+
+# --- boot-check's firmware ------------------------------------------------------------
+
+def test_boot_check_chooses_the_firmware_the_disk_or_the_vm_asks_for():
+    from rescue.bootcheck.hardware import choose_firmware
+    assert choose_firmware("auto", True, False, False, None) == ("bios", ())
+    firmware, notes = choose_firmware("auto", True, True, True, None)
+    assert firmware == "uefi" and "--firmware bios" in notes[0]          # hybrid: UEFI, and says so
+    assert choose_firmware("auto", True, True, True, "bios", "/vm/a.vmx")[0] == "bios"
+    assert choose_firmware("bios", False, True, True, "uefi")[0] == "bios"   # --firmware wins
+    firmware, notes = choose_firmware("auto", False, False, True, None)
+    assert firmware == "uefi" and "no EFI/BOOT/BOOTX64.EFI" in notes[0]
+
+
+def test_the_uefi_command_line_has_ovmf_code_read_only_and_private_variables():
+    from rescue.bootcheck.hardware import Hardware, qemu_command
+    argv = qemu_command("qemu", "/tmp/o.qcow2", Hardware("ide", "e1000", firmware="uefi"), "tcg", 1024,
+                        ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/tmp/w/ovmf-vars.fd"))
+    assert "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" in argv
+    assert "if=pflash,format=raw,unit=1,file=/tmp/w/ovmf-vars.fd" in argv
+    assert not any("pflash" in a for a in qemu_command("qemu", "/tmp/o.qcow2", Hardware("ide", "e1000"), "tcg", 1024))
