@@ -50,6 +50,8 @@ def to_json_document(check: BootCheck) -> dict:
             "configured": list(check.overlay.configured),
             "default_release": check.overlay.default_release,
             "mbr_boot_code": check.overlay.mbr_boot_code,
+            "esp_loader": check.overlay.esp_loader,
+            "esp_fallback": check.overlay.esp_fallback,
         },
         "console_log": check.console_log,
         "console_tail": list(check.console_tail),

@@ -1,6 +1,6 @@
 """The EL7/EL8/EL9 bootable guests are what their releases leave on disk, and healthy.
 
-Two appliance launches for the three guests: libguestfs inspection of all three,
+Two appliance launches for the four guests (the fourth, EL9 for BIOS and UEFI): libguestfs inspection of all three,
 and one `vmrescue diagnose` run over all three. Their boots are proven by
 test_el_rescue.py (boot-check before and after the repair).
 """
@@ -21,10 +21,10 @@ pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(os.geteuid() != 0, reason="the bootable fixtures are built as root")]
 
 REPO = Path(__file__).resolve().parents[2]
-NAMES = ("el7-bootable", "el8-bootable", "el9-bootable")
+NAMES = ("el7-bootable", "el8-bootable", "el9-bootable", "el9-uefi-bootable")
 # libguestfs before 1.50 has no "almalinux" and calls AlmaLinux "redhat-based"; vmrescue reads os-release itself.
 EXPECTED = {"el7-bootable": {("centos", 7, 9)}, "el8-bootable": {("rocky", 8, 10)},
-            "el9-bootable": {("almalinux", 9, 4), ("redhat-based", 9, 4)}}
+            "el9-bootable": {("almalinux", 9, 4), ("redhat-based", 9, 4)}, "el9-uefi-bootable": {("centos", 9, 0)}}
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +106,16 @@ def test_vmrescue_finds_the_healthy_guests_healthy(images):
     for entry in json.loads(proc.stdout)["images"]:
         assert entry["bootable"] is True and entry["default_kernel"] == kernel, entry
         assert [f for f in entry["findings"] if f["severity"] != "info"] == [], entry["findings"]
+    by_name = {Path(e["path"]).name.split(".")[0]: e for e in json.loads(proc.stdout)["images"]}
+    assert by_name["el8-bootable"]["firmware"]["needs"] == "bios" and by_name["el8-bootable"]["firmware"]["esp"] is None
+    # the hybrid: BIOS code and a BIOS boot partition, and an ESP with the fallback loader and the EL9 stub
+    fw = by_name["el9-uefi-bootable"]["firmware"]
+    # (device names are the appliance's, where this guest is the fourth disk)
+    assert fw["needs"] == "both" and fw["partition_table"] == "gpt" and fw["bios_boot_partition"].endswith("1")
+    assert fw["esp"].endswith("2") and fw["esp_fstype"] == "vfat" and fw["fallback"] == "/boot/efi/EFI/BOOT/BOOTX64.EFI"
+    assert fw["vendor"] == "/boot/efi/EFI/centos"
+    (vendor,) = fw["vendors"]
+    assert vendor["loaders"] == ["grubx64.efi"]
+    assert vendor["stub"] == {"uuid": fixtures.bootable.guest_ids("el9-uefi-bootable").boot, "target": "/grub2/grub.cfg",
+                              "loads": "/boot/grub2/grub.cfg", "exists": True}
+    assert by_name["el9-uefi-bootable"]["bootloader"]["config"] == "/boot/grub2/grub.cfg"

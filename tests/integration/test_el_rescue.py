@@ -77,7 +77,7 @@ def repaired_state(image: Path, scenario: str, release: str) -> dict:
     try:
         (root,) = g.inspect_os()
         g.mount_ro(f"/dev/{lay.vg}/{lay.root_lv}", "/")
-        g.mount_ro(g.list_partitions()[0], "/boot")
+        g.mount_ro(g.list_partitions()[lay.boot_partition - 1], "/boot")
         apps = {(a["app2_name"], a["app2_version"], a["app2_release"]) for a in g.inspect_list_applications2(root)}
         entry = f"/boot/loader/entries/{guest.machine_id}-{release}.conf"
         state = {
