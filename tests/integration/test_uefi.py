@@ -95,8 +95,8 @@ def test_the_uefi_guest_is_rescued_and_boots_through_ovmf(tmp_path):
 
     state = esp_and_entries(image)
     assert state["stub"] == stub_cfg(guest_ids(SCENARIO).boot).encode()         # still the stub, byte for byte
-    assert state["esp"] == ["EFI", "EFI/BOOT", "EFI/BOOT/BOOTX64.EFI", "EFI/centos", "EFI/centos/grub.cfg",
-                            "EFI/centos/grubx64.efi"]
+    assert state["esp"] == ["/EFI", "/EFI/BOOT", "/EFI/BOOT/BOOTX64.EFI", "/EFI/centos", "/EFI/centos/grub.cfg",
+                            "/EFI/centos/grubx64.efi"]
     assert state["entries"] == [f"{guest.machine_id}-{kernel}.conf"]
 
 
