@@ -101,6 +101,7 @@ def test_kernelopts_lost_is_an_error_on_the_default_entry():
     k = finding(d, "KERNELOPTS_MISSING")
     assert k.severity == E and "no root=" in k.message
     assert "grub2-editenv /boot/grub2/grubenv set 'kernelopts=root=/dev/rl/root ro rhgb quiet'" in k.action
+    assert d.bootable is False          # the default entry boots a kernel with no root=
 
 
 def test_a_damaged_grubenv_is_a_warning():

@@ -114,6 +114,9 @@ def entry_problems(facts: GuestFacts, entry: BootEntry) -> list[str]:
     # /lib/modules still boots to init (only later drivers, e.g. the NIC, fail).
     if release and not has_modules_tree(facts, release) and not (entry.initrd and entry.initrd_exists):
         problems.append(f"/lib/modules/{release} has no kernel modules and no initrd carries them")
+    if entry.unset and not entry.root_device:
+        # `options $kernelopts` with kernelopts set nowhere: the kernel starts without root=
+        problems.append(f"its options leave the kernel without root= (${', $'.join(entry.unset)} unset)")
     if entry.root_device and entry.root_resolved is None:
         problems.append(f"root={entry.root_device} names no filesystem in the guest")
     return problems
