@@ -279,7 +279,7 @@ def a_check(log, expect=None, ended="verdict", **kwargs):
 
 
 OK_LOG = ("  Booting 'CentOS (6.1.0-56-amd64)'\r\n[    0.000000] Linux version 6.1.0-56-amd64 (x)\r\n"
-          "VMRESCUE-BOOT-OK kernel=6.1.0-56-amd64\r\n")
+          "\r\nCentOS release 6.10 (Final)\r\nKernel 6.1.0-56-amd64 on an x86_64\r\n\r\nweb01 login: ")
 
 
 def test_json_document_of_a_boot():
