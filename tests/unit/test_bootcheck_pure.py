@@ -348,3 +348,38 @@ def test_the_console_edit_drops_quiet_and_raises_the_log_level():
     removed, added = console_changes("ro root=/dev/sda2 rhgb quiet loglevel=3 console=tty1")
     assert removed == ["rhgb", "quiet", "loglevel=3", "console=tty1"]
     assert added == ["console=tty0", "console=ttyS0,115200", "loglevel=7"]
+
+
+def test_report_of_a_boot_whose_third_party_driver_is_refused():
+    from rescue.bootcheck import drivers, probe
+    from rescue.bootcheck.console import console_lines
+    from rescue.model import ThirdPartyModule
+    r, r2 = "6.1.0-57-amd64", "6.1.0-56-cloud-amd64"
+    log = (f"  Booting 'CentOS copied kernel ({r2})'\r\n[    0.000000] Linux version {r2} (x)\r\n"
+           f"[    0.000000] Kernel command line: ro root=/dev/sda2 console=tty0 console=ttyS0,115200 loglevel=7\r\n"
+           "[   21.2] vmxnet: disagrees about version of symbol module_layout\r\n"
+           f"{probe.BEGIN} {r2}\r\n{probe.PREFIX} module ata_piix Live\r\n{probe.END}\r\n\r\nweb01 login: ")
+    tools = (ThirdPartyModule(f"/lib/modules/{r}/misc/vmxnet.ko", "vmxnet", r, f"/lib/modules/{r}"),)
+    found, report = drivers.judge(drivers.expected_drivers(tools, "ata_piix", "ide", None, "e1000", r2),
+                                  console_lines(log), r2)
+    check = a_check(log, drivers=tuple(found), probe=report)
+    check = BootCheck(**{**check.__dict__, "overlay": OverlayFacts(
+        os_found=True, bootloader="grub-legacy", args_removed=("rhgb", "quiet"),
+        args_added=("console=tty0", "console=ttyS0,115200", "loglevel=7"), probe="rc.local")})
+    doc = to_json_document(check)
+    assert doc["ok"] is True and doc["exit_status"] == 0           # the verdict stays "boots"
+    vmxnet = doc["drivers"][0]
+    assert (vmxnet["module"], vmxnet["loaded"], vmxnet["error"]["code"]) == ("vmxnet", False, "DRIVER_REFUSED")
+    assert vmxnet["evidence"] == ["[   21.2] vmxnet: disagrees about version of symbol module_layout",
+                                  f"{probe.PREFIX} (not among the loaded modules)"]
+    assert [d["loaded"] for d in doc["drivers"]] == [False, True]      # vmxnet, ata_piix (no NIC driver asked for)
+    assert doc["probe"] == {"installed": "rc.local", "ran": True, "complete": True, "release": r2, "links": []}
+    assert doc["overlay"]["kernel_args"]["removed"] == ["rhgb", "quiet"]
+    assert doc["overlay"]["kernel_args"]["booted_with"].endswith("loglevel=7")
+    lines = render_text(check)
+    assert lines[0].endswith(f"kernel {r2}; did not load: vmxnet")
+    assert "  overlay: booted entry's kernel arguments without rhgb quiet, with console=tty0 " \
+           "console=ttyS0,115200 loglevel=7" in lines
+    assert f"  drivers under {r2}:" in lines
+    assert any(line.startswith("    vmxnet       NOT LOADED  third-party module") for line in lines)
+    assert any(line.startswith("      next: Boot the kernel it was built for") for line in lines)
