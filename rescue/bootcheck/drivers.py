@@ -187,14 +187,22 @@ def judge(expected: list[Expected], lines: list[str], booted: str | None,
         evidence: list[str] = list(seen_refused)
         loaded: bool | None
         if report is not None and report.complete:
-            loaded = report.modules.get(exp.module) == "Live" or exp.module in report.builtin
+            links = [f"{probe.PREFIX} link {name} {state} {driver}"
+                     for name, state, driver in report.links if driver and module_name(driver) == exp.module]
+            # a NIC bound to the driver proves it, built in or not (modules.builtin may be unreadable)
+            loaded = report.modules.get(exp.module) == "Live" or exp.module in report.builtin \
+                or (exp.role == NIC and bool(links))
+            if exp.role == DISK and not loaded:
+                # init runs from the root filesystem, on the only disk: its controller's driver works
+                loaded = True
+                evidence.append(f"{probe.PREFIX} (not a loaded module: built in, the root filesystem was "
+                                "mounted from this disk)")
             if exp.module in report.lines:
                 evidence.insert(0, report.lines[exp.module])
             elif not loaded:
                 evidence.append(f"{probe.PREFIX} (not among the loaded modules)")
             if exp.role == NIC:
-                evidence += [f"{probe.PREFIX} link {name} {state} {driver}".rstrip()
-                             for name, state, driver in report.links if module_name(driver or "-") == exp.module]
+                evidence += links
         else:
             loaded = False if seen_refused else None
         out.append(Driver(exp.module, exp.expected_by, exp.role, loaded, tuple(evidence),

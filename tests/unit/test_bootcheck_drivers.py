@@ -152,9 +152,11 @@ def test_a_module_that_loads():
 
 
 def test_a_builtin_driver_is_loaded():
-    exp = [Expected("sd_mod", "the disk", DISK)]
-    (sd,), _ = drivers.judge(exp, console_lines(LOADED_BOOT), R)
+    exp = [Expected("sd_mod", "the disk", DISK), Expected("ahci", "the disk", DISK), Expected("e1000", "the NIC", NIC)]
+    (sd, ahci, e1000), _ = drivers.judge(exp, console_lines(LOADED_BOOT.replace("eth0 down vmxnet3", "eth0 up e1000")), R)
     assert sd.loaded is True and sd.evidence == (f"{probe.PREFIX} builtin sd_mod",)
+    assert ahci.loaded is True and "the root filesystem was mounted from this disk" in ahci.evidence[0]
+    assert e1000.loaded is True and e1000.evidence == (f"{probe.PREFIX} link eth0 up e1000",)
 
 
 def test_without_the_probe_only_refusals_are_known():
