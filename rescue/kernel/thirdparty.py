@@ -43,7 +43,7 @@ def list_modules(tree: Tree, read: Callable[[str], bytes | None]) -> Iterator[Th
             for rel in tree.find(top):
                 if not rel.endswith(".ko"):
                     continue
-                path = f"{top}/{rel}"
+                path = f"{top}/{rel.lstrip('/')}"          # libguestfs's find names "/vmxnet.ko"
                 if not tree.is_file(path):      # a dangling weak-updates symlink
                     continue
                 yield module_record(path, read(path) or b"", f"/lib/modules/{release}")
