@@ -1,9 +1,11 @@
 """boot-check: boot the image on a throw-away overlay in qemu and read its serial console.
 
 `check` runs it (overlay, hardware, boot); `overlay` readies the overlay in
-one appliance launch; `hardware` chooses what qemu emulates; `qemu` boots and
-reads the console; `console` says from the console text how far the boot got;
-`report` renders the result. The names below are the package's interface.
+one appliance launch (with the `probe`); `hardware` chooses what qemu
+emulates; `qemu` boots and reads the console; `console` says from the console
+text how far the boot got (the patterns in `evidence`, what each code means
+in `codes`); `drivers` says which drivers loaded; `report` renders the
+result. The names below are the package's interface.
 """
 from rescue.bootcheck.check import (
     DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, BootCheck, BootOptions, boot_check, check_options, check_tools,

@@ -8,8 +8,9 @@ The image itself is never written. The steps, in order:
    qemu opens a backing file read-only, so every write lands in the overlay.
 3. `overlay.prepare_overlay`: one appliance launch on the overlay. The boot
    loader's files get a serial console (GRUB on the serial port, the kernel's
-   console on ttyS0, without "quiet"/"rhgb"), a sysvinit guest gets a getty on
-   ttyS0, and the facts for the next step are read.
+   console on ttyS0, without "quiet"/"rhgb", loglevel=7), a sysvinit guest
+   gets a getty on ttyS0, the probe goes where init runs local start-up
+   commands, and the facts for the next steps are read.
 4. `hardware.choose_hardware` (pure): the disk controller and NIC qemu should
    emulate so that the guest finds its disk with the drivers it has.
 5. `hardware.choose_firmware` (pure): BIOS or UEFI, from --firmware, the VM's
@@ -19,6 +20,8 @@ The image itself is never written. The steps, in order:
    fresh NVRAM) and the ESP's fallback loader — never -kernel, which would skip
    exactly what a repair fixed — KVM when it works and TCG otherwise, bounded
    by the timeout.
+7. `drivers.judge` (pure): whether the third-party modules and the emulated
+   hardware's drivers loaded under the booted kernel, from the console.
 """
 from __future__ import annotations
 
@@ -29,9 +32,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from rescue.bootcheck import console
+from rescue.bootcheck import console, drivers
 from rescue.bootcheck.console import BootResult
-from rescue.bootcheck.hardware import FIRMWARE_CHOICES, Hardware, choose_firmware
+from rescue.bootcheck.drivers import Driver, ProbeReport
+from rescue.bootcheck.hardware import FIRMWARE_CHOICES, Hardware, choose_firmware, drivers_of
 from rescue.bootcheck.overlay import OverlayFacts, hardware_for, prepare_overlay
 from rescue.bootcheck.qemu import LOG_LIMIT, boot_overlay
 from rescue.errors import Exit, RescueError, first_line
@@ -79,6 +83,8 @@ class BootCheck:
     prepare_seconds: float           # the appliance launch that configured the overlay
     boot_seconds: float
     notes: tuple[str, ...] = ()
+    drivers: tuple[Driver, ...] = ()
+    probe: ProbeReport | None = None             # the probe's report, None when it never printed one
 
     @property
     def exit_status(self) -> Exit:
@@ -203,8 +209,8 @@ def boot_check(image: str, options: BootOptions, status: Status) -> BootCheck:
         modes = ["kvm", "tcg"] if accel == "auto" and appliance_accel == "kvm" else \
             ["tcg"] if accel == "auto" else [accel]
         booted, used = boot_overlay(qemu, overlay.path, hardware, modes=modes, timeout=options.timeout,
-                                 memory_mb=options.memory_mb, expect_kernel=options.expect_kernel,
-                                 workdir=workdir, status=status, ovmf=ovmf)
+                                    memory_mb=options.memory_mb, expect_kernel=options.expect_kernel,
+                                    workdir=workdir, status=status, ovmf=ovmf, wait_probe=facts.probe is not None)
         log_path = os.path.abspath(options.keep_log) if options.keep_log else os.path.join(workdir, "console.log")
         try:
             _save_log(console.clean(booted.log), log_path)
@@ -221,8 +227,22 @@ def boot_check(image: str, options: BootOptions, status: Status) -> BootCheck:
             shutil.rmtree(workdir, ignore_errors=True)
     if booted.truncated:
         notes.append(f"the guest printed more than {LOG_LIMIT >> 20} MiB on its console; the rest was not kept")
+    found, report = check_drivers(facts, hardware, booted.result, booted.log)
     return BootCheck(
         image=image, format=info.format, options=options, result=booted.result, ended=booted.ended, accel=used,
         hardware=hardware, overlay=facts, console_log=log_path, console_tail=tuple(console.last_lines(booted.log, TAIL_LINES)),
         log_truncated=booted.truncated, prepare_seconds=prepare_seconds, boot_seconds=booted.seconds, notes=tuple(notes),
+        drivers=tuple(found), probe=report,
     )
+
+
+def check_drivers(facts: OverlayFacts, hardware: Hardware, result: BootResult,
+                  log: str) -> tuple[list[Driver], ProbeReport | None]:
+    """The third-party modules and the emulated hardware's drivers: loaded under the booted kernel?"""
+    disk, nic = drivers_of(hardware)
+    expected = drivers.expected_drivers(facts.third_party, disk, hardware.disk_if, nic, hardware.nic_model,
+                                        facts.default_release)
+    booted = result.kernel_version
+    # what the overlay read is about the default entry's kernel; it is the booted one when the console says so
+    missing = facts.modules_dir is False and booted is not None and booted == facts.default_release
+    return drivers.judge(expected, console.console_lines(log), booted, missing)

@@ -63,6 +63,14 @@ NO_QEMU_MODEL = {
 DEFAULT_DISK, DEFAULT_NIC = "ide", "e1000"
 
 
+def drivers_of(hardware: Hardware) -> tuple[str | None, str | None]:
+    """The guest drivers of the emulated disk controller and NIC, also when the choice fell back
+    to a default for want of one (that driver is then the one the guest would need)."""
+    disk = hardware.disk_driver or next((mod for mod, qemu in DISK_CONTROLLERS if qemu == hardware.disk_if), None)
+    nic = hardware.nic_driver or next((mod for mod, qemu in NICS if qemu == hardware.nic_model), None)
+    return disk, nic
+
+
 def module_names(paths: Iterable[str]) -> frozenset[str]:
     """Module names ("ata_piix") from paths of .ko files (any compression), as modprobe spells them."""
     names = set()

@@ -1,9 +1,12 @@
 """The throw-away overlay, made ready to boot on the serial console (one appliance launch).
 
 The guest's boot loader kind (rescue.bootloader) says which of its files to
-rewrite and how; a sysvinit guest gets a getty on ttyS0; and the facts the
-hardware choice needs are read: the default entry's initrd drivers, its
-kernel's modules, whether the MBR holds boot code.
+rewrite and how (the serial console, without rhgb/quiet, loglevel=7); a
+sysvinit guest gets a getty on ttyS0; the probe (rescue.bootcheck.probe)
+goes where the guest's init runs local start-up commands; and the facts the
+hardware choice and the driver check need are read: the default entry's
+initrd drivers, its kernel's modules, the third-party modules diagnose
+lists, whether the MBR holds boot code.
 """
 from __future__ import annotations
 
@@ -12,18 +15,28 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 from rescue import bootloader
-from rescue.bootcheck.hardware import DEFAULT_DISK, DEFAULT_NIC, Hardware, choose_hardware, module_names
-from rescue.bootloader.cmdline import MARK
+from rescue.bootcheck import probe
+from rescue.bootcheck.hardware import (
+    DEFAULT_DISK, DEFAULT_NIC, DISK_CONTROLLERS, NICS, Hardware, choose_hardware, module_names,
+)
+from rescue.bootloader.cmdline import MARK, console_changes
 from rescue.bootloader.efi import read_esp
 from rescue.guest import inspect
 from rescue.guest.files import GuestConfigFiles
 from rescue.errors import first_line
 from rescue.guest.session import Guest
+from rescue.kernel import thirdparty
 from rescue.kernel.bootfiles import release_from_boot_name
 from rescue.kernel.initramfs import list_initrd_paths
+from rescue.model import ThirdPartyModule
 
 CONFIG_LIMIT = 1024 * 1024
 INITRD_LIMIT = 256 * 1024 * 1024         # larger initrds are not opened (the choice falls back to IDE)
+MODULE_LIMIT = 16 * 1024 * 1024
+# Files whose SELinux label the probe's new files take: what init runs as local start-up commands.
+SCRIPT_LABEL_LIKE = probe.RC_LOCALS
+UNIT_LABEL_LIKE = ("/usr/lib/systemd/system/rc-local.service", "/lib/systemd/system/rc-local.service",
+                   "/usr/lib/systemd/system/getty@.service", "/lib/systemd/system/getty@.service")
 
 
 def serial_inittab(text: str, getty: str) -> str | None:
@@ -56,6 +69,11 @@ class OverlayFacts:
     mbr_boot_code: bool | None = None          # the first 440 bytes are not all zero
     esp_loader: bool = False                   # the mounted ESP holds a loader (fallback or vendor)
     esp_fallback: bool = False                 # ... at EFI/BOOT/BOOTX64.EFI, what fresh NVRAM starts
+    modules_dir: bool | None = None            # /lib/modules/<default_release> exists
+    third_party: tuple[ThirdPartyModule, ...] = ()   # what diagnose lists in misc/, extra/, updates/ ...
+    args_removed: tuple[str, ...] = ()         # from the booted entry's kernel arguments
+    args_added: tuple[str, ...] = ()
+    probe: str | None = None                   # how the probe was added: "systemd", "rc.local", None
     notes: tuple[str, ...] = ()
 
 
@@ -91,6 +109,8 @@ class _OverlayEditor:
         self.configured: list[str] = []
         self.default_kernel: str | None = None
         self.default_initrd: str | None = None
+        self.args: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        self.probe: str | None = None
 
     def _edit(self, path: str, rewrite: Callable[[str], str | None]) -> str | None:
         try:
@@ -110,6 +130,8 @@ class _OverlayEditor:
             booted = loader.menu(files).booted()
             if booted is not None:
                 self.default_kernel, self.default_initrd = booted.kernel, booted.initrd
+                removed, added = console_changes(booted.kernel_args)
+                self.args = (tuple(removed), tuple(added))
             for path, rewrite in loader.console_edits(files):
                 for real in _real_files(self.guest, [path]):
                     if real not in self.configured:
@@ -125,6 +147,43 @@ class _OverlayEditor:
             return
         getty = self.guest.which(["agetty"]) or "/sbin/agetty"
         self._edit("/etc/inittab", lambda text: serial_inittab(text, getty))
+
+    def add_probe(self, modules: list[str]) -> None:
+        """The probe, where the guest's init runs local start-up commands (probe.plan_probe decides)."""
+        g = self.guest
+        init_real = g.realpath("/sbin/init") if g.exists("/sbin/init") else None
+        rc_locals = {path: g.realpath(path) for path in probe.RC_LOCALS if g.is_file(path)}
+        plan = probe.plan_probe(init_real, rc_locals, g.is_dir("/etc/rc.d"), modules)
+        if plan.note:
+            self.notes.append(plan.note)
+        try:
+            for path, text, mode in plan.creates:
+                like = UNIT_LABEL_LIKE if path.endswith(".service") else SCRIPT_LABEL_LIKE
+                g.mkdir_p(posixpath.dirname(path))
+                g.create_file(path, text.encode(), mode, next((p for p in like if g.is_file(p)), None))
+                self.configured.append(path)
+            for link, target in plan.links:
+                g.mkdir_p(posixpath.dirname(link))
+                g.symlink(target, link)
+                self.configured.append(link)
+            if plan.rc_local is not None:
+                if g.is_file(plan.rc_local):
+                    self._edit(plan.rc_local, probe.with_probe_line)
+                else:
+                    g.create_file(plan.rc_local, probe.with_probe_line("").encode(), 0o755, None)
+                    self.configured.append(plan.rc_local)
+                g.chmod(0o755, plan.rc_local)      # EL7+ ship it not executable, and then nothing runs it
+        except RuntimeError as exc:
+            self.notes.append(f"could not add the driver probe to the overlay: {first_line(exc)}")
+            return
+        self.probe = plan.how
+
+    def third_party(self) -> tuple[ThirdPartyModule, ...]:
+        try:
+            return tuple(thirdparty.list_modules(self.guest, lambda path: self.guest.read(path, MODULE_LIMIT)))
+        except RuntimeError as exc:
+            self.notes.append(f"could not list the third-party modules: {first_line(exc)}")
+            return ()
 
     def release(self) -> str | None:
         if not self.default_kernel:
@@ -192,12 +251,17 @@ def prepare_overlay(guest: Guest) -> OverlayFacts:
         release = editor.release()
         in_initrd = editor.initrd_modules()
         modules, builtin = editor.kernel_modules(release)
+        modules_dir = guest.is_dir(f"/lib/modules/{release}") if release else None
+        third_party = editor.third_party()
+        # every driver the hardware choice may pick, and the third-party ones: the probe names built-ins
+        editor.add_probe(sorted({m.name for m in third_party} | {mod for mod, _ in DISK_CONTROLLERS + NICS}))
         esp = read_esp(GuestConfigFiles(guest, "the overlay"))
     return OverlayFacts(
         os_found=True, product=os_info.product, bootloader=kind, configured=tuple(editor.configured),
         default_release=release, initrd_modules=in_initrd, kernel_modules=modules, builtin_modules=builtin,
         mbr_boot_code=mbr_code, esp_loader=esp.has_loader, esp_fallback=esp.fallback is not None,
-        notes=tuple(editor.notes),
+        modules_dir=modules_dir, third_party=third_party, args_removed=editor.args[0],
+        args_added=editor.args[1], probe=editor.probe, notes=tuple(editor.notes),
     )
 
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from rescue.bootcheck import console
+from rescue.bootcheck import console, probe
 from rescue.bootcheck.console import BootResult
 from rescue.bootcheck.hardware import Hardware, qemu_command
 from rescue.errors import Exit, RescueError
@@ -27,6 +27,9 @@ LOG_LIMIT = 16 * 1024 * 1024             # console bytes kept; a guest flooding 
 POLL_SECONDS = 0.25
 ANALYSE_EVERY = 0.5
 HEARTBEAT_SECONDS = 15.0
+# After the verdict, how long to wait for the probe's report to end: init runs it
+# before the gettys, so it is normally complete by then.
+PROBE_GRACE = 20.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,11 @@ class BootRun:
 
 
 def run_qemu(argv: list[str], *, timeout: float, expect_kernel: str | None, stderr_path: str,
-             progress: Callable[[str | None, float], None]) -> BootRun:
+             progress: Callable[[str | None, float], None], wait_probe: bool = False) -> BootRun:
     """Run qemu, reading and analysing its console until a verdict, its exit or the timeout.
+
+    With `wait_probe`, a successful verdict waits (at most PROBE_GRACE seconds)
+    for the end of the probe's report, which the driver check reads.
 
     qemu runs in its own session (a Ctrl-C on the terminal reaches only us),
     and is killed and reaped in every case, KeyboardInterrupt included.
@@ -57,6 +63,7 @@ def run_qemu(argv: list[str], *, timeout: float, expect_kernel: str | None, stde
     last_output = last_analysis = started
     result = console.analyse("", expect_kernel)
     ended = "timeout"
+    decided_at: float | None = None
     try:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
@@ -90,8 +97,10 @@ def run_qemu(argv: list[str], *, timeout: float, expect_kernel: str | None, stde
                 last_analysis, fresh = now, False
                 progress(result.stage_reached, now - started)
                 if result.decided:
-                    ended = "verdict"
-                    break
+                    decided_at = decided_at or now
+                    if not (wait_probe and result.ok) or probe.END in text or now - decided_at >= PROBE_GRACE:
+                        ended = "verdict"
+                        break
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -120,14 +129,14 @@ def _progress_reporter(status: Status, label: str) -> Callable[[str | None, floa
 
 def boot_overlay(qemu: str, overlay: str, hardware: Hardware, *, modes: list[str], timeout: float,
                  memory_mb: int, expect_kernel: str | None, workdir: str, status: Status,
-                 ovmf: tuple[str, str] | None = None) -> tuple[BootRun, str]:
+                 ovmf: tuple[str, str] | None = None, wait_probe: bool = False) -> tuple[BootRun, str]:
     """Boot under the first accelerator of `modes` that works; (run, accelerator used)."""
     for mode in modes:
         label = "KVM" if mode == "kvm" else "TCG, software emulation"
         status(f"Booting the guest ({label}), at most {timeout:.0f} s")
         run = run_qemu(qemu_command(qemu, overlay, hardware, mode, memory_mb, ovmf), timeout=timeout,
                        expect_kernel=expect_kernel, stderr_path=os.path.join(workdir, "qemu.err"),
-                       progress=_progress_reporter(status, label))
+                       progress=_progress_reporter(status, label), wait_probe=wait_probe)
         if run.ended == "exited" and not run.log.strip():
             reason = broken_kvm_reason(run.stderr)
             if mode == "kvm" and reason and mode != modes[-1]:

@@ -6,13 +6,19 @@ argument text as they store it.
 """
 from __future__ import annotations
 
-__all__ = ["kernel_arg", "kernel_words", "lvm_volume_from_args", "with_console", "CONSOLE_ARGS", "QUIET_ARGS", "MARK"]
+__all__ = ["kernel_arg", "kernel_words", "lvm_volume_from_args", "with_console", "console_changes", "CONSOLE_ARGS",
+           "QUIET_ARGS", "MARK"]
 
 # The kernel's console: the screen and the first serial port, the serial port
 # last so that it is /dev/console (init's messages and prompts go there).
 CONSOLE_ARGS = ("console=tty0", "console=ttyS0,115200")
 # Arguments that hide the kernel and initramfs messages the stages are read from.
 QUIET_ARGS = frozenset({"quiet", "rhgb", "splash"})
+# The console log level that lets every message but debug reach the serial
+# port: "disagrees about version of symbol" is a warning, which `quiet` (level
+# 4) hides. Last on the line, it also wins over a `quiet` that a GRUB variable
+# such as EL8's $kernelopts brings in.
+LOGLEVEL_ARG = "loglevel=7"
 MARK = "vmrescue boot-check"             # in comments of every line the overlay edit adds or disables
 
 
@@ -57,13 +63,24 @@ def kernel_arg(args: str, name: str) -> str | None:
 
 
 
+def _replaced(word: str) -> bool:
+    return word in QUIET_ARGS or word.startswith(("console=", "loglevel="))
+
+
 def with_console(line: str) -> str:
-    """A kernel (or dom0 module, or BLS options) line with the serial console and without quiet/rhgb."""
+    """A kernel (or dom0 module, or BLS options) line with the serial console, without quiet/rhgb,
+    and with the console log level raised."""
     body = line.rstrip()
     indent = body[:len(body) - len(body.lstrip())]
     words = body.split()
-    kept = words[:1] + [w for w in words[1:] if w not in QUIET_ARGS and not w.startswith("console=")]
-    return indent + " ".join(kept + list(CONSOLE_ARGS))
+    kept = words[:1] + [w for w in words[1:] if not _replaced(w)]
+    return indent + " ".join(kept + [*CONSOLE_ARGS, LOGLEVEL_ARG])
+
+
+def console_changes(args: str) -> tuple[list[str], list[str]]:
+    """What with_console does to an entry's arguments: (removed, added), for the report."""
+    words = kernel_words(args or "")
+    return [w for w in words if _replaced(w)], [*CONSOLE_ARGS, LOGLEVEL_ARG]
 
 
 def lvm_volume_from_args(args: str) -> list[str]:

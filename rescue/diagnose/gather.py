@@ -23,14 +23,12 @@ from rescue.bootloader.grub2.script import default_grub
 from rescue.guest.fstab import parse_fstab
 from rescue.guest.inspect import DiskInspection
 from rescue.guest.session import Guest
-from rescue.kernel import bzimage, initramfs, inventory, modinfo
+from rescue.kernel import bzimage, initramfs, inventory, thirdparty
 from rescue.kernel.bootfiles import initrd_names
 from rescue.model import (
     BootSymlink, GuestFacts, InitrdFile, ModulesDir, OsInfo, RpmPackage, ThirdPartyModule, VmlinuzFile, YumConfig,
 )
 from rescue.rpm import database
-
-THIRD_PARTY_DIRS = ("misc", "extra", "updates", "weak-updates")
 
 LOG_LIMIT = 8 * 1024 * 1024
 PACKAGE_LOGS = ("/var/log/yum.log", "/var/log/dnf.rpm.log")
@@ -193,23 +191,7 @@ class Gatherer:
         return found
 
     def _third_party_modules(self) -> Iterable[ThirdPartyModule]:
-        for release in sorted(self.guest.ls("/lib/modules")):
-            for sub in THIRD_PARTY_DIRS:
-                top = f"/lib/modules/{release}/{sub}"
-                for rel in self.guest.find(top):
-                    if not rel.endswith(".ko"):
-                        continue
-                    path = f"{top}/{rel}"
-                    if not self.guest.is_file(path):   # dangling weak-updates symlink
-                        continue
-                    data = self.reader.read_bytes(path, MODULE_LIMIT) or b""
-                    info = modinfo.read_modinfo(data)
-                    yield ThirdPartyModule(
-                        path=path,
-                        name=(info.get("name") or [posixpath.basename(rel)[:-3]])[0],
-                        vermagic_release=modinfo.vermagic_release(info),
-                        installed_under=f"/lib/modules/{release}",
-                    )
+        return thirdparty.list_modules(self.guest, lambda path: self.reader.read_bytes(path, MODULE_LIMIT))
 
     def _kernel_packages(self) -> tuple[list[RpmPackage], bool]:
         """Kernel packages in the RPM database, and whether it could be read at all.

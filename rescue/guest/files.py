@@ -156,6 +156,22 @@ class GuestFiles:
     def write_file(self, path: str, data: bytes) -> None:
         self.g.write(path, data)
 
+    def create_file(self, path: str, data: bytes, mode: int, label_like: str | None = None) -> None:
+        """A new root-owned file (boot-check's probe on its overlay), with the SELinux label of
+        `label_like` when that file has one: an unlabelled file would not be run where SELinux enforces."""
+        self.g.write(path, data)
+        self.g.chown(0, 0, path)
+        self.g.chmod(mode, path)
+        label = self.selinux_label(label_like) if label_like and self.g.exists(label_like) else None
+        if label is not None:
+            self._set_label(path, label)
+
+    def chmod(self, mode: int, path: str) -> None:
+        self.g.chmod(mode, path)
+
+    def symlink(self, target: str, link: str) -> None:
+        self.g.ln_sf(target, link)
+
     def rename(self, old: str, new: str) -> None:
         self.g.rename(old, new)
 

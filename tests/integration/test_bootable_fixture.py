@@ -17,11 +17,12 @@ import pytest
 guestfs = pytest.importorskip("guestfs")
 
 import fixtures  # noqa: E402
-from fixtures.bootguest import LAYOUT, MARKER  # noqa: E402
+from fixtures.bootguest import LAYOUT, MARKER, MODULES_SCRIPT  # noqa: E402
 from fixtures.breakage import add_entry, drop_entries  # noqa: E402
 from fixtures.bootguest import grub_conf  # noqa: E402
 from fixtures.foreignkernel import pick_release  # noqa: E402
 from fixtures.hostkernel import module_closure, module_name, release_from_depends, split_release  # noqa: E402
+from rescue.kernel.modinfo import read_modinfo  # noqa: E402
 
 SCENARIO = "el6-bootable"
 BOOT_TIMEOUT = 300
@@ -61,6 +62,8 @@ def test_boots_through_its_own_grub_to_the_marker(healthy, release):
     assert "[Linux-bzImage" in grub and "[Linux-initrd" in grub
     assert run.marker_release() == release
     assert re.search(r"^\S+ login: ", run.output, re.M)
+    # its init ran the modules script: VMware's module, built for this kernel, loaded
+    assert f"vmxnet: VMware vmxnet stand-in (vmrescue test fixture), built for {release}" in run.output
 
 
 @pytest.mark.integration
@@ -83,8 +86,12 @@ def test_inspection_sees_centos_6_with_the_kernel_package(healthy, release):
         assert {f"vmlinuz-{release}", f"initramfs-{release}.img", f"System.map-{release}",
                 f"config-{release}"} <= set(g.ls("/boot"))
         assert g.is_file(f"/lib/modules/{release}/modules.dep")
-        vmxnet = g.read_file(f"/lib/modules/{release}/extra/vmxnet.ko")
-        assert vmxnet[:4] == b"\x7fELF" and f"vermagic={release} ".encode() in vmxnet
+        # a real module built by kbuild for the kernel, where VMware Tools puts what it compiles
+        info = read_modinfo(g.read_file(f"/lib/modules/{release}/misc/vmxnet.ko"))
+        assert info["name"] == ["vmxnet"] and info["vermagic"][0].split()[0] == release
+        assert "misc/vmxnet.ko:" in g.cat(f"/lib/modules/{release}/modules.dep")
+        assert f"/sbin/insmod /lib/modules/{release}/misc/vmxnet.ko" in g.cat(MODULES_SCRIPT)
+        assert g.readlink("/etc/rc.local") == "rc.d/rc.local" and g.is_file("/etc/rc.d/rc.local")
         assert f"title CentOS ({release})" in g.cat("/boot/grub/grub.conf")
         assert g.readlink("/boot/grub/menu.lst") == "./grub.conf"
         assert f"Installed: kernel-{version}-{rpm_release}.x86_64" in g.cat("/var/log/yum.log")
@@ -120,7 +127,7 @@ def test_break_like_seed_leaves_grub_without_an_entry(tmp_path, release):
         _mount(g)
         assert "kernel" not in {a["app2_name"] for a in g.inspect_list_applications2(root)}
         assert sorted(g.ls("/boot")) == ["grub", "lost+found"]
-        assert g.ls(f"/lib/modules/{release}") == ["extra"]
+        assert g.ls(f"/lib/modules/{release}") == ["misc"]
         assert "title" not in g.cat("/boot/grub/grub.conf")
         assert g.cat("/var/log/yum.log").splitlines()[-1].endswith(f"Erased: kernel-{'-'.join(split_release(release))}"
                                                                    ".x86_64")
@@ -152,6 +159,8 @@ def test_a_kernel_copied_from_another_server_boots_without_modules(tmp_path, rel
     run = fixtures.boot(scratch, snapshot=False, timeout=BOOT_TIMEOUT)
     assert f"Booting 'CentOS copied kernel ({copied})'" in _grub_said(run.output)
     assert run.marker_release() == copied, run.output[-3000:]
+    # the copied kernel itself refuses VMware's module, built for the erased one
+    assert "vmxnet: disagrees about version of symbol module_layout" in run.output, run.output[-3000:]
 
 
 # --- pure helpers (no appliance) ---------------------------------------------------

@@ -4,7 +4,8 @@ A boot-check costs one appliance launch (configuring the overlay, 20-40 s
 under TCG) plus the boot itself, so each CLI test boots once:
 
 * the bootable fixture (GRUB 0.97 in the MBR, Debian kernel, dracut, LVM)
-  reaches its marker with the expected kernel;
+  reaches its login prompt with the expected kernel, its init runs the probe,
+  and VMware's module (built for that kernel) is reported loaded;
 * the same guest after yum's erase of its kernel stops at GRUB's prompt;
 * el5-healthy, whose MBR holds no boot code, is reported as such;
 * a hung boot is cut by --timeout and no qemu is left behind.
@@ -67,7 +68,7 @@ def no_boot_code() -> Path:
 
 # --- the CLI, end to end ----------------------------------------------------------------
 
-def test_bootable_fixture_reaches_its_marker_with_the_expected_kernel(bootable, tmp_path):
+def test_bootable_fixture_reaches_login_with_the_expected_kernel_and_its_drivers(bootable, tmp_path):
     release = fixtures.bootable_kernel_release()
     before = fixtures.file_sha256(bootable)
     log = tmp_path / "console.log"
@@ -80,18 +81,30 @@ def test_bootable_fixture_reaches_its_marker_with_the_expected_kernel(bootable, 
     assert doc["stage_reached"] == "login"
     assert doc["kernel"] == {"booted": release, "expected": release}
     stages = {s["stage"]: s["line"] for s in doc["stages"]}
-    assert {"bootloader", "kernel", "initrd", "root-mounted", "login"} <= set(stages)
+    assert list(stages) == ["bootloader", "kernel", "initrd", "root-mounted", "init", "login"]
     assert f"Linux version {release} " in stages["kernel"]
-    assert stages["login"] == f"VMRESCUE-BOOT-OK kernel={release}"
+    assert stages["init"] == f"vmrescue-probe: begin {release}"       # init ran the probe from rc.local
+    assert stages["login"] == "el6bootable login:"                    # the getty-style prompt, not the marker
     assert doc["overlay"]["bootloader"] == "grub-legacy"
-    assert "/boot/grub/grub.conf" in doc["overlay"]["configured"]
+    assert doc["overlay"]["configured"] == ["/boot/grub/grub.conf", "/etc/vmrescue-boot-check-probe.sh",
+                                            "/etc/rc.d/rc.local"]
     assert doc["overlay"]["default_release"] == release
+    assert doc["overlay"]["probe"] == "rc.local"
+    assert doc["overlay"]["kernel_args"]["added"] == ["console=tty0", "console=ttyS0,115200", "loglevel=7"]
+    assert doc["overlay"]["kernel_args"]["booted_with"].endswith("console=tty0 console=ttyS0,115200 loglevel=7")
+    drivers = {d["module"]: d for d in doc["drivers"]}
+    assert list(drivers) == ["vmxnet", "ata_piix", "vmxnet3"]
+    assert all(d["loaded"] is True and d["error"] is None for d in drivers.values()), doc["drivers"]
+    assert drivers["vmxnet"]["evidence"][0].startswith("vmrescue-probe: module vmxnet Live")
+    assert f"/lib/modules/{release}/misc/vmxnet.ko, built for {release}" in drivers["vmxnet"]["expected_by"]
+    assert any("module verification failed" in note for note in drivers["vmxnet"]["notes"])
+    assert doc["probe"]["complete"] and [link["driver"] for link in doc["probe"]["links"]] == ["vmxnet3"]
     # its dracut initramfs is generic: IDE (ata_piix); the kernel package carries vmxnet3
     assert (doc["boot"]["disk"], doc["boot"]["disk_driver"]) == ("ide", "ata_piix")
     assert (doc["boot"]["nic"], doc["boot"]["nic_driver"]) == ("vmxnet3", "vmxnet3")
     assert doc["console_log"] == str(log)
     text = log.read_text()
-    assert f"VMRESCUE-BOOT-OK kernel={release}" in text and "\x1b" not in text
+    assert "vmrescue-probe: end" in text and "\x1b" not in text
     assert fixtures.file_sha256(bootable) == before, "boot-check changed the image"
     print(f"\nboot-check of el6-bootable: {elapsed:.0f} s in all, overlay {doc['overlay']['seconds']} s, "
           f"boot {doc['boot']['seconds']} s ({doc['boot']['accel']})")

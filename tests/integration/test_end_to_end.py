@@ -48,6 +48,10 @@ def boot_check(image: Path, *extra) -> tuple[int, dict]:
     return proc.returncode, json.loads(proc.stdout)
 
 
+def driver(report: dict, module: str) -> dict:
+    return next(d for d in report["drivers"] if d["module"] == module)
+
+
 def test_seed_story_is_rescued_and_boots(tmp_path, kernel, rpm_dir):
     image = fixtures.overlay("el6-bootable", tmp_path)
 
@@ -92,9 +96,17 @@ def test_copied_kernel_story(tmp_path, kernel, rpm_dir):
     fixtures.break_like_seed(image)
     foreign = fixtures.copy_foreign_kernel(image)
 
-    # The copied kernel boots: that is what fooled the operator.
+    # The copied kernel boots: that is what fooled the operator. But it refuses VMware's
+    # network module, built for the erased kernel, with its own message.
     status, report = boot_check(image)
     assert status == 0 and report["kernel"]["booted"] == foreign, report
+    vmxnet = driver(report, "vmxnet")
+    assert vmxnet["loaded"] is False and vmxnet["error"]["code"] == "DRIVER_REFUSED", report["drivers"]
+    assert any(line.endswith("vmxnet: disagrees about version of symbol module_layout")
+               for line in vmxnet["evidence"]), vmxnet
+    assert f"built for {kernel}" in vmxnet["error"]["message"] and "vmrescue reinstall-kernel" in vmxnet["error"]["hint"]
+    nic = driver(report, report["boot"]["nic_driver"] or "e1000")          # no /lib/modules for the copied kernel
+    assert nic["loaded"] is False and f"/lib/modules/{foreign}" in nic["error"]["message"], report["drivers"]
 
     proc = vmrescue("diagnose", "--json", "--allow-backing", str(image))
     entry = json.loads(proc.stdout)["images"][0]
@@ -107,3 +119,7 @@ def test_copied_kernel_story(tmp_path, kernel, rpm_dir):
 
     status, report = boot_check(image, "--expect-kernel", kernel)
     assert status == 0 and report["kernel"]["booted"] == kernel, report
+    vmxnet = driver(report, "vmxnet")
+    assert vmxnet["loaded"] is True and vmxnet["error"] is None, report["drivers"]       # vmxnet loaded
+    assert vmxnet["evidence"][0].startswith("vmrescue-probe: module vmxnet Live")
+    assert all(d["loaded"] for d in report["drivers"]), report["drivers"]

@@ -37,7 +37,8 @@ ALLOWED = {
 
 # Modules that decide without reading a guest: they never import the guest session or its files.
 PURE = ("rescue.bootloader", "rescue.kernel", "rescue.distro", "rescue.diagnose.rules", "rescue.diagnose.report",
-        "rescue.diagnose.fleet", "rescue.bootcheck.console", "rescue.bootcheck.hardware", "rescue.bootcheck.report",
+        "rescue.diagnose.fleet", "rescue.bootcheck.console", "rescue.bootcheck.evidence", "rescue.bootcheck.codes",
+        "rescue.bootcheck.drivers", "rescue.bootcheck.probe", "rescue.bootcheck.hardware", "rescue.bootcheck.report",
         "rescue.repair.plan", "rescue.rpm.structure", "rescue.rpm.header", "rescue.rpm.openpgp",
         "rescue.rpm.digests", "rescue.rpm.vercmp", "rescue.rpm.payload")
 GUEST_IO = ("rescue.guest.session", "rescue.guest.files", "rescue.guest.inspect", "rescue.guest.hypervisor")

@@ -168,10 +168,10 @@ def test_grub_legacy_gets_a_serial_console():
     ]
     assert "\n#splashimage=(hd0,0)/grub/splash.xpm.gz  # disabled by vmrescue boot-check\n" in new
     assert ("\tkernel /vmlinuz-2.6.18-274.3.1.el5.centos.plus ro root=/dev/VolGroup00/LogVol00 "
-            "console=tty0 console=ttyS0,115200\n") in new
+            "console=tty0 console=ttyS0,115200 loglevel=7\n") in new
     # Xen: the hypervisor line is left alone, the dom0 kernel (first module) gets the console
     assert "\tkernel /xen.gz-2.6.18-274.el5 dom0_mem=512M\n" in new
-    assert "\tmodule /vmlinuz-2.6.18-274.el5xen ro root=/dev/VolGroup00/LogVol00 console=tty0 console=ttyS0,115200\n" in new
+    assert "\tmodule /vmlinuz-2.6.18-274.el5xen ro root=/dev/VolGroup00/LogVol00 console=tty0 console=ttyS0,115200 loglevel=7\n" in new
     assert "\tmodule /initrd-2.6.18-274.el5xen.img\n" in new
     assert "\tchainloader +1\n" in new
 
@@ -197,7 +197,7 @@ def test_grub_legacy_keeps_crlf_and_comments_in_entries():
     conf = "default=0\r\ntitle A\r\n#\tkernel /old\r\n\tkernel /vmlinuz-1 ro quiet\r\n"
     new = serial_grub_legacy(conf)
     assert "#\tkernel /old\r\n" in new
-    assert "\tkernel /vmlinuz-1 ro console=tty0 console=ttyS0,115200\r\n" in new
+    assert "\tkernel /vmlinuz-1 ro console=tty0 console=ttyS0,115200 loglevel=7\r\n" in new
 
 
 def test_grub_legacy_without_entries_still_gets_the_console():
@@ -232,14 +232,14 @@ def test_grub2_gets_a_serial_console():
     assert "\nterminal_output serial console\nif [ x$feature" in new          # rewritten in place
     assert "\n  terminal_output serial console\nfi\n" in new                  # the if-block is not left empty
     assert ("\tlinux16 /vmlinuz-3.10.0-1160.el7.x86_64 root=/dev/mapper/centos-root ro crashkernel=auto "
-            "LANG=en_US.UTF-8 console=tty0 console=ttyS0,115200\n") in new
+            "LANG=en_US.UTF-8 console=tty0 console=ttyS0,115200 loglevel=7\n") in new
     from rescue.bootloader.grub2 import parse_grub2_cfg
     assert parse_grub2_cfg(new).entries[0].kernel == "/vmlinuz-3.10.0-1160.el7.x86_64"
 
 
 def test_bls_entry_options():
     entry = "title CentOS Stream\nversion 5.14.0-70.el9.x86_64\nlinux /vmlinuz-5.14.0-70.el9.x86_64\noptions $kernelopts rhgb quiet\n"
-    assert "\noptions $kernelopts console=tty0 console=ttyS0,115200\n" in serial_bls(entry)
+    assert "\noptions $kernelopts console=tty0 console=ttyS0,115200 loglevel=7\n" in serial_bls(entry)
 
 
 EL5_INITTAB = """\
@@ -279,7 +279,7 @@ def a_check(log, expect=None, ended="verdict", **kwargs):
 
 
 OK_LOG = ("  Booting 'CentOS (6.1.0-56-amd64)'\r\n[    0.000000] Linux version 6.1.0-56-amd64 (x)\r\n"
-          "VMRESCUE-BOOT-OK kernel=6.1.0-56-amd64\r\n")
+          "\r\nCentOS release 6.10 (Final)\r\nKernel 6.1.0-56-amd64 on an x86_64\r\n\r\nweb01 login: ")
 
 
 def test_json_document_of_a_boot():
@@ -338,3 +338,48 @@ def test_missing_qemu_is_an_environment_error(monkeypatch):
     with pytest.raises(RescueError) as caught:
         bootcheck.check_tools()
     assert caught.value.code == "QEMU_MISSING" and caught.value.exit_status == Exit.ENVIRONMENT
+
+
+def test_the_console_edit_drops_quiet_and_raises_the_log_level():
+    from rescue.bootloader.cmdline import console_changes, with_console
+    line = "\tkernel /vmlinuz-2.6.32-754.el6.x86_64 ro root=/dev/sda2 rhgb quiet loglevel=3 console=tty1"
+    assert with_console(line) == ("\tkernel /vmlinuz-2.6.32-754.el6.x86_64 ro root=/dev/sda2 "
+                                  "console=tty0 console=ttyS0,115200 loglevel=7")
+    removed, added = console_changes("ro root=/dev/sda2 rhgb quiet loglevel=3 console=tty1")
+    assert removed == ["rhgb", "quiet", "loglevel=3", "console=tty1"]
+    assert added == ["console=tty0", "console=ttyS0,115200", "loglevel=7"]
+
+
+def test_report_of_a_boot_whose_third_party_driver_is_refused():
+    from rescue.bootcheck import drivers, probe
+    from rescue.bootcheck.console import console_lines
+    from rescue.model import ThirdPartyModule
+    r, r2 = "6.1.0-57-amd64", "6.1.0-56-cloud-amd64"
+    log = (f"  Booting 'CentOS copied kernel ({r2})'\r\n[    0.000000] Linux version {r2} (x)\r\n"
+           f"[    0.000000] Kernel command line: ro root=/dev/sda2 console=tty0 console=ttyS0,115200 loglevel=7\r\n"
+           "[   21.2] vmxnet: disagrees about version of symbol module_layout\r\n"
+           f"{probe.BEGIN} {r2}\r\n{probe.PREFIX} module ata_piix Live\r\n{probe.END}\r\n\r\nweb01 login: ")
+    tools = (ThirdPartyModule(f"/lib/modules/{r}/misc/vmxnet.ko", "vmxnet", r, f"/lib/modules/{r}"),)
+    found, report = drivers.judge(drivers.expected_drivers(tools, "ata_piix", "ide", None, "e1000", r2),
+                                  console_lines(log), r2)
+    check = a_check(log, drivers=tuple(found), probe=report)
+    check = BootCheck(**{**check.__dict__, "overlay": OverlayFacts(
+        os_found=True, bootloader="grub-legacy", args_removed=("rhgb", "quiet"),
+        args_added=("console=tty0", "console=ttyS0,115200", "loglevel=7"), probe="rc.local")})
+    doc = to_json_document(check)
+    assert doc["ok"] is True and doc["exit_status"] == 0           # the verdict stays "boots"
+    vmxnet = doc["drivers"][0]
+    assert (vmxnet["module"], vmxnet["loaded"], vmxnet["error"]["code"]) == ("vmxnet", False, "DRIVER_REFUSED")
+    assert vmxnet["evidence"] == ["[   21.2] vmxnet: disagrees about version of symbol module_layout",
+                                  f"{probe.PREFIX} (not among the loaded modules)"]
+    assert [d["loaded"] for d in doc["drivers"]] == [False, True]      # vmxnet, ata_piix (no NIC driver asked for)
+    assert doc["probe"] == {"installed": "rc.local", "ran": True, "complete": True, "release": r2, "links": []}
+    assert doc["overlay"]["kernel_args"]["removed"] == ["rhgb", "quiet"]
+    assert doc["overlay"]["kernel_args"]["booted_with"].endswith("loglevel=7")
+    lines = render_text(check)
+    assert lines[0].endswith(f"kernel {r2}; did not load: vmxnet")
+    assert "  overlay: booted entry's kernel arguments without rhgb quiet, with console=tty0 " \
+           "console=ttyS0,115200 loglevel=7" in lines
+    assert f"  drivers under {r2}:" in lines
+    assert any(line.startswith("    vmxnet       NOT LOADED  third-party module") for line in lines)
+    assert any(line.startswith("      next: Boot the kernel it was built for") for line in lines)
