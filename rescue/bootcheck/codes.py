@@ -8,9 +8,20 @@ from __future__ import annotations
 # code → (what happened, what to do next)
 ERRORS: dict[str, tuple[str, str]] = {
     "NO_BOOTABLE_DEVICE": (
-        "The BIOS found no bootable disk: the disk has no boot signature in its first sector.",
+        "The firmware found no bootable disk: under BIOS the disk has no boot signature in its first "
+        "sector; under UEFI no boot option has a loader.",
         "Install the boot loader into the MBR (from a rescue system: grub-install /dev/sda, "
         "or in the grub shell: root (hd0,0); setup (hd0))."),
+    "EFI_LOAD_FAILED": (
+        "The UEFI firmware could not start the loader of a boot option: the file is not on the EFI "
+        "system partition or is not an EFI program (\"Not Found\"), or Secure Boot refused it "
+        "(\"Access Denied\").",
+        "Run `vmrescue diagnose`: its firmware section lists the ESP's loaders; a VM with fresh "
+        "NVRAM starts only EFI/BOOT/BOOTX64.EFI (copy the vendor's shimx64.efi or grubx64.efi there)."),
+    "EFI_SHELL": (
+        "The UEFI firmware found nothing to boot and started its built-in shell.",
+        "Run `vmrescue diagnose`: the EFI system partition is missing, unreadable or holds no "
+        "loader at EFI/BOOT/BOOTX64.EFI; or boot the disk with --firmware bios if it has BIOS boot code."),
     "BOOT_CODE_SILENT": (
         "The BIOS handed over to the disk's boot code and nothing happened: the MBR holds no "
         "working boot loader (often all zeros).",

@@ -3,7 +3,9 @@
 A boot passes through stages (rescue.bootcheck.evidence.STAGES), each proved
 by a line any Linux guest prints on its console:
 
-  bootloader    GRUB ran ("GNU GRUB  version 0.97", "Booting 'CentOS (...)'")
+  firmware      SeaBIOS or OVMF ran ("SeaBIOS (version ...)", "BdsDxe: loading Boot0001 ...")
+  efi-loader    UEFI only: OVMF started the ESP's loader ("BdsDxe: starting Boot0001 ...")
+  bootloader    GRUB ran ("GNU GRUB  version 0.97", "Booting 'CentOS (...)'", "Welcome to GRUB!")
   kernel        the kernel started ("Linux version 2.6.32-431.el6.x86_64 (...)")
   initrd        the initramfs ran ("Freeing initrd memory", "dracut: ...", nash)
   root-mounted  the root filesystem is mounted ("EXT4-fs (dm-0): mounted filesystem")
@@ -11,7 +13,8 @@ by a line any Linux guest prints on its console:
                 CentOS Linux 7 (Core)!", boot-check's own probe, a clean power-off)
   login         a getty's prompt ("web01 login: ")
 
-and can stop on the way: SeaBIOS finds nothing to boot, GRUB cannot find a
+and can stop on the way: SeaBIOS finds nothing to boot, OVMF finds no loader
+and starts its shell, GRUB cannot find a
 file or has no entry and waits at its prompt, the kernel panics, dracut gives
 up and drops to a shell, systemd enters emergency mode, init powers off.
 
@@ -95,15 +98,8 @@ def _evidence(line: str) -> str:
     return line if len(line) <= _MAX_EVIDENCE else line[:_MAX_EVIDENCE - 3] + "..."
 
 
-def last_lines(log: str, count: int = 15) -> list[str]:
-    """The last `count` non-blank lines of the cleaned log."""
-    lines = [line for line in clean(log).split("\n") if line.strip()]
-    return lines[-count:]
 
 
-def _evidence(line: str) -> str:
-    line = line.strip()
-    return line if len(line) <= _MAX_EVIDENCE else line[:_MAX_EVIDENCE - 3] + "..."
 
 
 # A printk timestamp inside a line: kernel messages interleave with what user
@@ -167,7 +163,7 @@ class _Scan:
         if not line:
             return
         self.last_line = raw.strip()
-        if self.reached in (None, "bootloader"):
+        if self.reached in (None, "firmware", "efi-loader", "bootloader"):
             if self._bootloader_line(line):
                 return
         if self.kernel_version is None:
@@ -232,6 +228,8 @@ class _Scan:
                 code = ev.GRUB_LEGACY_CODES.get(int(m.group(1)), code)
             if code.startswith("GRUB_"):
                 self._prove("bootloader")
+            elif code.startswith("EFI_"):
+                self._prove("firmware")
             self._problem(code, kind)
             if code.startswith("GRUB_") and kind == SYMPTOM:
                 self.grub_error_pending = True
@@ -241,6 +239,11 @@ class _Scan:
         if self.grub_error_pending and self.grub_error_legacy and ev.GRUB_WAITS.search(line):
             # No fallback entry: GRUB waits for a key that nobody will press.
             self.fatal = self.grub_error_index
+            return False
+        if ev.FIRMWARE.search(line):
+            self._prove("firmware")
+            if ev.EFI_LOADER.search(line):
+                self._prove("efi-loader")
             return False
         if ev.BOOTLOADER.search(line):
             if re.search(r"Booting ['`]", line):
@@ -295,7 +298,7 @@ def analyse(log: str, expect_kernel: str | None = None, *, ended: str | None = N
         grace = GRUB_ERROR_GRACE if scan.grub_error_legacy else GRUB2_ERROR_GRACE
         if scan.grub_error_pending and idle >= grace:
             error = scan.symptom_cause()
-        elif reached is None and ev.HANDOFF.search(scan.last_line) and idle >= HANDOFF_GRACE:
+        elif reached in (None, "firmware") and ev.HANDOFF.search(scan.last_line) and idle >= HANDOFF_GRACE:
             error = ("BOOT_CODE_SILENT", _evidence(scan.last_line))
         elif ended is not None:
             # Symptoms seen on the way stay in `problems`: without a fatal line

@@ -27,9 +27,24 @@ import re
 
 from rescue.bootcheck.probe import BEGIN as PROBE_BEGIN
 
-STAGES = ("bootloader", "kernel", "initrd", "root-mounted", "init", "login")
+# "efi-loader" is a stage of UEFI boots only: the firmware started an EFI
+# program from the disk (shim or GRUB-EFI), which then proves "bootloader".
+STAGES = ("firmware", "efi-loader", "bootloader", "kernel", "initrd", "root-mounted", "init", "login")
 
 PRINTK_TIME = re.compile(r"^(?:<\d+>)?\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?")
+
+# The firmware ran: SeaBIOS's banner and its hand-over, OVMF's boot manager (BdsDxe)
+# trying its boot options (Debian's ovmf 2022.11 on the serial port; EDK II
+# MdeModulePkg/Universal/BdsDxe/BdsEntry.c prints these).
+FIRMWARE = re.compile(
+    r"^SeaBIOS \(version "
+    r"|^Booting from (?:Hard Disk|Floppy|DVD/CD)"
+    r"|BdsDxe: (?:loading|failed to load|starting) Boot[0-9A-F]{4}"
+    r"|UEFI Interactive Shell"
+)
+# The firmware starts the EFI program of a boot option from a disk: the loader on the
+# ESP. Not a program of the firmware's own volume, "Fv(...)", such as its shell.
+EFI_LOADER = re.compile(r'BdsDxe: starting Boot[0-9A-F]{4} "[^"]*" from (?!Fv\()')
 
 BOOTLOADER = re.compile(
     r"GNU GRUB\s+version"                    # GRUB legacy and GRUB 2 menu headers
@@ -132,7 +147,13 @@ GRUB_LEGACY_CODES = {15: "GRUB_FILE_NOT_FOUND"}
 # Problems that only GRUB (or the BIOS) prints: matched only before the kernel
 # started, because "Error ..." and "error: ..." mean other things later.
 BOOT_PROBLEMS: tuple[tuple[re.Pattern, str, str], ...] = (
-    (re.compile(r"No bootable device"), "NO_BOOTABLE_DEVICE", FATAL),
+    (re.compile(r"No bootable device|No bootable option or device was found"), "NO_BOOTABLE_DEVICE", FATAL),
+    # OVMF: a boot option whose loader is absent or no EFI program ("Not Found"), or refused
+    # by Secure Boot ("Access Denied"). qemu's empty CD-ROM drive always fails: not a symptom.
+    (re.compile(r'BdsDxe: failed to load Boot[0-9A-F]{4} "(?![^"]*(?:DVD|CD)-ROM)'), "EFI_LOAD_FAILED", SYMPTOM),
+    (re.compile(r"^\s*Boot Failed\b"), "EFI_LOAD_FAILED", SYMPTOM),            # older OVMF, other EFI firmware
+    # Every boot option failed and Debian's OVMF started its last one, the EFI shell.
+    (re.compile(r"UEFI Interactive Shell|^\s*Shell> ?$"), "EFI_SHELL", FATAL),
     (re.compile(r"\bGRUB (?:Hard Disk|Read|Geom) Error"), "GRUB_STAGE1_ERROR", FATAL),
     (re.compile(r"^\s*grub rescue>"), "GRUB_RESCUE", FATAL),
     (re.compile(r"^\s*grub>"), "GRUB_PROMPT", FATAL),

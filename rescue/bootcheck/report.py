@@ -102,6 +102,8 @@ def render_text(check: BootCheck) -> list[str]:
             lines.append(f"  next: {error['hint']}")
     proved = dict(r.stages)
     for stage in console.STAGES:
+        if stage == "efi-loader" and check.hardware.firmware != "uefi" and stage not in proved:
+            continue                        # a BIOS boot has no EFI loader
         if stage in proved:
             lines.append(f"  {stage:<13} {proved[stage]}")
         elif r.stage_reached and console.STAGES.index(stage) < console.STAGES.index(r.stage_reached):

@@ -81,7 +81,7 @@ def test_bootable_fixture_reaches_login_with_the_expected_kernel_and_its_drivers
     assert doc["stage_reached"] == "login"
     assert doc["kernel"] == {"booted": release, "expected": release}
     stages = {s["stage"]: s["line"] for s in doc["stages"]}
-    assert list(stages) == ["bootloader", "kernel", "initrd", "root-mounted", "init", "login"]
+    assert list(stages) == ["firmware", "bootloader", "kernel", "initrd", "root-mounted", "init", "login"]
     assert f"Linux version {release} " in stages["kernel"]
     assert stages["init"] == f"vmrescue-probe: begin {release}"       # init ran the probe from rc.local
     assert stages["login"] == "el6bootable login:"                    # the getty-style prompt, not the marker
@@ -129,7 +129,7 @@ def test_an_mbr_without_boot_code_is_named(no_boot_code):
     proc = run_vmrescue("boot-check", "--json", str(no_boot_code))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["ok"] is False and doc["stage_reached"] is None
+    assert doc["ok"] is False and doc["stage_reached"] == "firmware"        # SeaBIOS ran, the MBR did nothing
     assert doc["error"]["code"] == "BOOT_CODE_SILENT"
     assert doc["error"]["line"] == "Booting from Hard Disk..."
     assert doc["overlay"]["mbr_boot_code"] is False

@@ -71,6 +71,9 @@ def test_the_uefi_guest_is_rescued_and_boots_through_ovmf(tmp_path):
     assert status == 0 and report["stage_reached"] == "login", report
     assert report["boot"]["firmware"] == "uefi" and report["kernel"]["booted"] == kernel
     assert any("--firmware bios" in note for note in report["notes"])     # the hybrid, said
+    stages = {s["stage"]: s["line"] for s in report["stages"]}
+    assert list(stages)[:3] == ["firmware", "efi-loader", "bootloader"], stages
+    assert stages["efi-loader"].startswith("BdsDxe: starting Boot")       # OVMF started the ESP's fallback loader
 
     fixtures.break_like_update(image, SCENARIO)
     status, report = boot_check(image)

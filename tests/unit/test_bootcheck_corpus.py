@@ -1,6 +1,6 @@
 """boot-check's reading of real-world console output, table-driven over tests/data/console/.
 
-56 composed logs (EL5-EL9, Debian, Ubuntu, busybox; sysvinit, upstart, systemd;
+60 composed logs (EL5-EL9, Debian, Ubuntu, busybox; sysvinit, upstart, systemd;
 quiet and verbose; healthy and failing), each line in the wording real software
 prints (sources beside each log). index.tsv gives what each log must yield.
 """
@@ -34,6 +34,7 @@ def test_the_corpus_covers_the_releases_init_systems_and_outputs():
     assert {"sysvinit", "upstart", "systemd", "busybox"} <= {row[2] for row in ROWS}
     assert {"quiet", "verbose"} <= {row[3] for row in ROWS}
     assert {"boots", "fails"} == {row[6] for row in ROWS}
+    assert sum("UEFI" in row[1] for row in ROWS) >= 4
     for log in (row[0] for row in ROWS):
         assert (DATA / log.replace(".log", ".sources.txt")).is_file(), log
 
@@ -47,3 +48,21 @@ def test_stage_and_verdict(name, release, init, output, ended, stage, verdict, e
         == (stage, verdict, error), result
     kernel_refused, _ = drivers.kernel_lines(console_lines(log))
     assert (",".join(sorted(kernel_refused)) or "-") == refused
+
+
+def test_a_uefi_boot_proves_the_firmware_and_the_efi_loader_before_grub():
+    result = analyse((DATA / "62-el9-uefi-ovmf-healthy.log").read_text(), ended="timeout")
+    stages = dict(result.stages)
+    assert list(stages)[:3] == ["firmware", "efi-loader", "bootloader"]
+    assert stages["firmware"].startswith('BdsDxe: failed to load Boot0001 "UEFI QEMU DVD-ROM')   # not a problem
+    assert stages["efi-loader"].startswith('BdsDxe: starting Boot0002 "UEFI QEMU HARDDISK QM00001 "')
+    assert stages["bootloader"] == "Welcome to GRUB!"
+    assert result.ok and result.problems == ()
+
+
+def test_the_efi_shell_is_no_loader_and_the_disks_failed_option_is_the_cause():
+    result = analyse((DATA / "63-uefi-no-loader-efi-shell.log").read_text(), ended="timeout")
+    assert [s for s, _ in result.stages] == ["firmware"]          # the shell is the firmware's own program
+    assert result.error == ("EFI_LOAD_FAILED", 'BdsDxe: failed to load Boot0002 "UEFI QEMU HARDDISK QM00001 " from '
+                            "PciRoot(0x0)/Pci(0x1,0x1)/Ata(Primary,Master,0x0): Not Found")
+    assert [code for code, _ in result.problems] == ["EFI_LOAD_FAILED", "EFI_SHELL"]
