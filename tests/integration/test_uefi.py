@@ -50,11 +50,15 @@ def esp_and_entries(image: Path) -> dict:
     g.add_drive_opts(str(image), format="qcow2", readonly=True)
     g.launch()
     try:
+        (root,) = g.inspect_os()
         g.mount_ro(f"/dev/{lay.vg}/{lay.root_lv}", "/")
         g.mount_ro("/dev/sda3", "/boot")
         g.mount_ro("/dev/sda2", "/boot/efi")
         state = {"stub": g.read_file("/boot/efi/EFI/centos/grub.cfg"), "esp": sorted(g.find("/boot/efi")),
-                 "entries": g.ls("/boot/loader/entries")}
+                 "entries": g.ls("/boot/loader/entries"),
+                 "texts": [g.cat(f"/boot/loader/entries/{e}") for e in g.ls("/boot/loader/entries")],
+                 "apps": {(a["app2_name"], a["app2_version"], a["app2_release"])
+                          for a in g.inspect_list_applications2(root)}}
         g.umount_all()
         return state
     finally:
@@ -101,6 +105,10 @@ def test_the_uefi_guest_is_rescued_and_boots_through_ovmf(tmp_path):
     assert state["esp"] == ["/EFI", "/EFI/BOOT", "/EFI/BOOT/BOOTX64.EFI", "/EFI/centos", "/EFI/centos/grub.cfg",
                             "/EFI/centos/grubx64.efi"]
     assert state["entries"] == [f"{guest.machine_id}-{kernel}.conf"]
+    assert f"options {guest.cmdline}" in state["texts"][0]        # EL9 writes them out, from /etc/kernel/cmdline
+    # EL9's split kernel: every package of it back, in one transaction
+    assert {(n, version, release) for n in ("kernel-core", "kernel-modules-core", "kernel-modules", "kernel")} \
+        <= state["apps"]
 
 
 def test_the_hybrid_disk_boots_through_seabios_too():
