@@ -75,7 +75,6 @@ _CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _OSC = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 _ESC_OTHER = re.compile(r"\x1b[()*+][0-9A-Za-z]|\x1b[@-Z\\-_=>78c]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_PRINTK_TIME = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
 
 def clean(log: str) -> str:
@@ -88,17 +87,6 @@ def clean(log: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     text = _CONTROL.sub("", text)
     return "\n".join(line.rstrip() for line in text.split("\n"))
-
-
-def _evidence(line: str) -> str:
-    line = line.strip()
-    return line if len(line) <= _MAX_EVIDENCE else line[:_MAX_EVIDENCE - 3] + "..."
-
-
-def last_lines(log: str, count: int = 15) -> list[str]:
-    """The last `count` non-blank lines of the cleaned log."""
-    lines = [line for line in clean(log).split("\n") if line.strip()]
-    return lines[-count:]
 
 
 def _evidence(line: str) -> str:
