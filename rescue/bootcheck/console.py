@@ -78,7 +78,6 @@ _CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _OSC = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 _ESC_OTHER = re.compile(r"\x1b[()*+][0-9A-Za-z]|\x1b[@-Z\\-_=>78c]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_PRINTK_TIME = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
 
 def clean(log: str) -> str:
@@ -96,10 +95,6 @@ def clean(log: str) -> str:
 def _evidence(line: str) -> str:
     line = line.strip()
     return line if len(line) <= _MAX_EVIDENCE else line[:_MAX_EVIDENCE - 3] + "..."
-
-
-
-
 
 
 # A printk timestamp inside a line: kernel messages interleave with what user
