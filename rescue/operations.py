@@ -12,7 +12,7 @@ from rescue.guest import hypervisor, inspect as inspection
 from rescue.guest.session import max_disks as appliance_max_disks
 from rescue.guest.session import Guest
 from rescue.errors import Exit, RescueError
-from rescue.diagnose.gather import Gatherer
+from rescue.diagnose.gather import Gatherer, with_disk_facts
 from rescue.guest.image import ImageInfo, check_can_write, probe
 from rescue.model import Diagnosis
 from rescue.repair.reinstall import PlanShown, ReinstallOptions, ReinstallResult, reinstall
@@ -129,7 +129,7 @@ def _diagnose_one(guest: Guest, info: ImageInfo, found: inspection.DiskInspectio
     except RescueError as err:                        # Windows, LUKS, several roots: nothing to diagnose
         return ImageResult(info.path, info.format, error=err)
     if os_info is None:
-        facts = inspection.no_root_facts(info.path, found, info.in_use)
+        facts = with_disk_facts(guest, inspection.no_root_facts(info.path, found, info.in_use), found.disk)
         return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
     facts = Gatherer(guest, info.path, os_info, found).gather()
     return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))

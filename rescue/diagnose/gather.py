@@ -13,6 +13,8 @@ from typing import Iterable
 
 from rescue.bootloader.base import BootLayout
 from rescue.diagnose.bootmenu import read_bootloader
+from rescue.diagnose.bootpath import BootPathReader
+from rescue.diagnose.diskread import DiskReader
 from rescue.diagnose.reader import GuestReader
 from rescue.errors import first_line
 from rescue.distro import family_for, yum
@@ -25,7 +27,7 @@ from rescue.guest.session import Guest
 from rescue.kernel import bzimage, initramfs, inventory, modinfo
 from rescue.kernel.bootfiles import initrd_names
 from rescue.model import (
-    BootSymlink, GuestFacts, InitrdFile, ModulesDir, OsInfo, RpmPackage, ThirdPartyModule, VmlinuzFile, YumConfig,
+    BootPathFacts, BootSymlink, GuestFacts, InitrdFile, ModulesDir, OsInfo, RpmPackage, ThirdPartyModule, VmlinuzFile, YumConfig,
 )
 from rescue.rpm import database
 
@@ -104,6 +106,8 @@ class Gatherer:
             default_grub=tuple(default_grub(self.reader.read_text("/etc/default/grub") or "").items()),
             bls_entries=tuple((f.id, f.entry.linux or "") for f in read_bls_dir(self.reader)[0]),
         )
+        facts = replace(facts, bootpath=BootPathReader(self.guest, self.reader, self.first_disk, filesystems, lvs,
+                                                       self.notes).read(facts))
         return _with_notes(facts, self.notes)
 
     # --- /boot ---------------------------------------------------------------
@@ -286,6 +290,12 @@ class Gatherer:
     def _fstab(self):
         text = self.reader.read_text("/etc/fstab")
         return parse_fstab(text) if text else ()
+
+
+def with_disk_facts(guest: Guest, facts: GuestFacts, disk: str) -> GuestFacts:
+    """A guest without a readable Linux root still has boot code and a partition table to judge."""
+    notes = list(facts.notes)
+    return replace(facts, bootpath=BootPathFacts(disk=DiskReader(guest, disk, notes).read()), notes=tuple(notes))
 
 
 def image_in_use(guest: Guest, image: str) -> str | None:
