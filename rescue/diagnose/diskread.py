@@ -16,7 +16,7 @@ from rescue.guest.superblocks import HEAD_BYTES, identify, read_vg_name
 from rescue.model import DiskFacts, DiskPartition, StrayVolume
 
 SECTOR = 512
-GPT_ENTRY_BYTES = 128 * 256
+HEAD_SECTORS = 64                       # 32 KiB: MBR, GPT header and entries, core.img's first sectors
 
 
 class DiskReader:
@@ -24,8 +24,18 @@ class DiskReader:
         self.guest = guest
         self.disk = disk
         self.notes = notes
+        self._head_bytes: bytes | None = None
 
     def _read(self, sector: int, count: int) -> bytes:
+        # one read serves sector 0, the GPT and the gap's first sectors: each appliance call costs (TCG)
+        if sector + count <= HEAD_SECTORS:
+            if self._head_bytes is None:
+                self._head_bytes = self._raw(0, HEAD_SECTORS)
+            if len(self._head_bytes) >= (sector + count) * SECTOR:
+                return self._head_bytes[sector * SECTOR:(sector + count) * SECTOR]
+        return self._raw(sector, count)
+
+    def _raw(self, sector: int, count: int) -> bytes:
         try:
             return self.guest.read_device(self.disk, count * SECTOR, sector * SECTOR)
         except RuntimeError as exc:
@@ -54,7 +64,7 @@ class DiskReader:
                     problem = (bootcode.core_img_problem(pair[:SECTOR], pair[SECTOR:])
                                if code.next_stage == "core.img" else f"it holds {found}")
         parts = tuple(self._partition(e) for e in entries if partitions.int_type(e) not in partitions.EXTENDED_TYPES)
-        stray = tuple(self._stray(entries, sectors))
+        stray = tuple(_alone(list(self._stray(entries, sectors)), parts))
         return DiskFacts(sectors=sectors, loader=code.loader, signature=code.signature,
                          next_sector=code.next_sector, next_stage=code.next_stage, found=found, problem=problem,
                          table=table, partitions=parts, stray=stray,
@@ -112,3 +122,20 @@ class DiskReader:
             vg = self._vg(start, head) if volume.fstype == "LVM2_member" else None
             size = volume.size or partitions.pv_device_bytes(head)
             yield StrayVolume(start, volume.fstype, volume.uuid, volume.label, vg, size)
+
+
+def _alone(stray: list[StrayVolume], parts: tuple[DiskPartition, ...]) -> list[StrayVolume]:
+    """Strays that are volumes of their own: not a backup superblock of a filesystem a partition holds
+    (XFS and ext keep copies at their allocation-group starts), nor something inside an earlier stray
+    (a root LV's filesystem inside its PV)."""
+    known = {p.uuid for p in parts if p.uuid}
+    kept: list[StrayVolume] = []
+    for v in sorted(stray, key=lambda v: v.start):
+        if v.uuid and v.uuid in known:
+            continue
+        if any(k.content_bytes and k.start <= v.start < k.start + k.content_bytes // SECTOR for k in kept):
+            continue
+        kept.append(v)
+        if v.uuid:
+            known.add(v.uuid)
+    return kept
