@@ -15,6 +15,7 @@ from rescue.errors import Exit, RescueError
 from rescue.diagnose.gather import Gatherer, with_disk_facts
 from rescue.guest.image import ImageInfo, check_can_write, probe
 from rescue.model import Diagnosis
+from rescue.repair.fixing import FixOptions, FixResult, repair
 from rescue.repair.reinstall import PlanShown, ReinstallOptions, ReinstallResult, reinstall
 
 
@@ -156,3 +157,14 @@ def reinstall_kernel(info: ImageInfo, repair: ReinstallOptions, options: Applian
                status=status, launch_timeout=options.launch_timeout) as guest:
         status("Inspecting " + info.path)
         return reinstall(guest, info.path, repair, status, shown)
+
+
+def repair_fixes(info: ImageInfo, options: FixOptions, appliance: ApplianceOptions, status: Callable[[str], None],
+                 shown: Callable) -> FixResult:
+    """`vmrescue repair`: the named fixes in one appliance launch; a dry run writes only to the throw-away overlay."""
+    if not options.dry_run:
+        check_can_write(info)
+    with Guest([info], write=not options.dry_run, accel=appliance.accel, verbose=appliance.verbose,
+               status=status, launch_timeout=appliance.launch_timeout) as guest:
+        status("Inspecting " + info.path)
+        return repair(guest, info.path, options, status, shown)
