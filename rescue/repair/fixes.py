@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from dataclasses import dataclass
 
 from rescue.errors import Exit, RescueError
@@ -57,7 +58,7 @@ class FixPlan:
         if self.initrd is not None:
             i = self.initrd
             drivers = f" with {', '.join(i.drivers)}" if i.drivers else ""
-            out.append(("initrd", f"{' '.join(i.argv)} (kernel {i.release}{drivers}), then check it unpacks whole "
+            out.append(("initrd", f"{shlex.join(i.argv)} (kernel {i.release}{drivers}), then check it unpacks whole "
                                   f"with /init and those drivers, then rename {i.temporary} to {i.path}"))
         if self.relabel:
             out.append(("selinux", f"SELinux is {self.relabel}: /.autorelabel makes the first boot relabel "

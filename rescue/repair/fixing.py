@@ -10,6 +10,7 @@ whole, with /init and the drivers the plan asked for.
 """
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -161,7 +162,7 @@ class Fixing:
         self.guest.sync()
 
     def _rebuild(self, build: fixes.InitrdRebuild) -> None:
-        command = " ".join(build.argv)
+        command = shlex.join(build.argv)
         self.status(f"Rebuilding {build.path} with the guest's {build.argv[0].rsplit('/', 1)[-1]}")
         try:
             self.guest.command(list(build.argv))
@@ -179,7 +180,7 @@ class Fixing:
     def _check(self, build: fixes.InitrdRebuild) -> str | None:
         """Why the new initrd must not replace the old one, or None."""
         if not self.guest.is_file(build.temporary) or self.guest.size(build.temporary) == 0:
-            return f"{' '.join(build.argv)} left no initrd at {build.temporary}"
+            return f"{shlex.join(build.argv)} left no initrd at {build.temporary}"
         u = initrd_image.unpack(self.guest.read(build.temporary, INITRD_READ_LIMIT), (), host_decompress)
         if u.problem:
             return f"the new initrd {u.problem}"
