@@ -304,7 +304,8 @@ def repair(
     image: str = typer.Argument(..., metavar="IMAGE", help="The powered-off guest's disk image."),
     fix: List[str] = typer.Option([], "--fix", metavar="NAME",
                                   help="restore-config (put a renamed grub.conf/grub.cfg back), rebuild-initrd "
-                                       "(the default kernel's, with the guest's dracut/mkinitrd). Repeatable."),
+                                       "(the default kernel's, with the guest's dracut/mkinitrd), boot-entry (an entry "
+                                       "for the recommended kernel from the template, made the default). Repeatable."),
     add_drivers: List[str] = typer.Option([], "--add-drivers", metavar="MODULE", help="A driver the rebuilt initrd must carry (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Do the repair on a throw-away overlay and print the plan."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing."),
@@ -333,6 +334,8 @@ def _run_fixes(info, options: FixOptions) -> FixResult:
                 out.print(f"  [cyan]{name:>10}[/cyan]  {escape(report.clean(detail))}")
             for note in plan.notes:
                 out.print(f"[yellow]note:[/yellow] {escape(report.clean(note))}")
+            if plan.entry is not None and plan.entry.diff:
+                out.print(escape(plan.entry.diff), end="" if plan.entry.diff.endswith("\n") else "\n")
 
     try:
         with _interruptible("the appliance was stopped; a rename is atomic and a rebuilt initrd replaces the old "

@@ -4,6 +4,8 @@
                      where GRUB reads it: one rename, nothing rewritten
     rebuild-initrd   the default kernel's initrd made again by the guest's own dracut/mkinitrd, with the
                      drivers its root needs, written beside the old one, checked, then renamed over it
+    boot-entry       an entry for the recommended kernel (its vmlinuz and initrd in /boot) rendered from
+                     the boot loader's template and made the default, as reinstall-kernel writes it
 
 Everything else the boot-path diagnosis finds needs judgement (fstab, SELinux,
 the LVM filter, boot code) and stays a finding with the command to run.
@@ -17,10 +19,11 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from rescue.bootloader.base import BootLoaderPlan
 from rescue.errors import Exit, RescueError
 from rescue.model import Diagnosis
 
-FIXES = ("restore-config", "rebuild-initrd")
+FIXES = ("restore-config", "rebuild-initrd", "boot-entry")
 NEW_SUFFIX = ".vmrescue-new"
 
 
@@ -46,6 +49,7 @@ class FixPlan:
     backups: tuple[tuple[str, str], ...] = ()
     moves: tuple[Move, ...] = ()
     initrd: InitrdRebuild | None = None
+    entry: BootLoaderPlan | None = None     # the boot loader's change for boot-entry
     relabel: str | None = None          # SELinux mode that makes the first boot relabel what was written
     notes: tuple[str, ...] = ()
 
@@ -60,13 +64,20 @@ class FixPlan:
             drivers = f" with {', '.join(i.drivers)}" if i.drivers else ""
             out.append(("initrd", f"{shlex.join(i.argv)} (kernel {i.release}{drivers}), then check it unpacks whole "
                                   f"with /init and those drivers, then rename {i.temporary} to {i.path}"))
+        if self.entry is not None and self.entry.step:
+            out.append((self.entry.step, self.entry.detail))
         if self.relabel:
             out.append(("selinux", f"SELinux is {self.relabel}: /.autorelabel makes the first boot relabel "
                                    "the files vmrescue wrote"))
         return out
 
     def key(self) -> tuple:
-        return tuple((name, re.sub(r"\.vmrescue-\d{8}-\d{6}", ".vmrescue-STAMP", detail)) for name, detail in self.steps())
+        # without the time stamps of backups and of the "written by" line (to compare two plans)
+        def plain(text: str) -> str:
+            text = re.sub(r"\.vmrescue-\d{8}-\d{6}", ".vmrescue-STAMP", text)
+            return re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}( \w+)?", "DATE", text)
+        entry = self.entry.diff if self.entry is not None else ""
+        return tuple((name, plain(detail)) for name, detail in self.steps()) + (plain(entry),)
 
 
 def refuse(image: str, fix: str, why: str, hint: str) -> RescueError:
@@ -79,7 +90,12 @@ def choose_fixes(requested: tuple[str, ...]) -> tuple[str, ...]:
         raise RescueError("UNKNOWN_FIX", f"--fix {' '.join(unknown) or '(none given)'}: vmrescue repairs "
                           f"{', '.join(FIXES)}.", "Name one or more: --fix restore-config --fix rebuild-initrd.",
                           Exit.USAGE)
-    return tuple(dict.fromkeys(requested))
+    chosen = tuple(dict.fromkeys(requested))
+    if "restore-config" in chosen and "boot-entry" in chosen:
+        raise RescueError("UNKNOWN_FIX", "--fix restore-config and --fix boot-entry both change the boot loader's "
+                          "configuration.", "Run one, then vmrescue diagnose, then the other if it is still needed.",
+                          Exit.USAGE)
+    return chosen
 
 
 def config_move(d: Diagnosis, config_paths: tuple[str, ...]) -> Move:
@@ -125,5 +141,21 @@ def initrd_target(d: Diagnosis) -> tuple[str, str]:
     return path, release
 
 
+def entry_kernel(d: Diagnosis) -> str:
+    """The kernel boot-entry writes an entry for: the recommended one, when /boot has its vmlinuz and initrd."""
+    ready = [k.uname_r for k in d.facts.kernels if k.vmlinuz is not None and k.initrd is not None]
+    wanted = d.recommended_kernel.uname_r if d.recommended_kernel else (ready[0] if len(ready) == 1 else None)
+    if wanted is None or wanted not in ready:
+        why = (f"kernel {wanted} has no vmlinuz and initrd in /boot" if wanted else
+               "there is no kernel with a vmlinuz and an initrd in /boot" if not ready else
+               f"vmrescue cannot tell which of {', '.join(ready)} to boot")
+        raise refuse(d.facts.image, "boot-entry", why,
+                     "vmrescue reinstall-kernel --kernel UNAME_R puts a kernel back and writes its entry.")
+    if d.bootable and d.default_kernel == wanted:
+        raise refuse(d.facts.image, "boot-entry", f"the default entry already boots {wanted}",
+                     "Nothing to rewrite; vmrescue diagnose says what else is wrong.")
+    return wanted
+
+
 __all__ = ["FIXES", "FixPlan", "InitrdRebuild", "Move", "NEW_SUFFIX", "choose_fixes",
-           "config_move", "initrd_drivers_needed", "initrd_target", "refuse"]
+           "config_move", "entry_kernel", "initrd_drivers_needed", "initrd_target", "refuse"]

@@ -15,20 +15,22 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from rescue import bootloader
-from rescue.bootloader.base import backup_name
+from rescue import __version__, bootloader
+from rescue.bootloader.base import BootLayout, KernelEntryRequest, backup_name
 from rescue.diagnose import rules
 from rescue.diagnose.bootpath import host_decompress
 from rescue.diagnose.gather import Gatherer
 from rescue.distro import family_for
 from rescue.errors import Exit, RescueError
 from rescue.guest import inspect
+from rescue.guest.files import GuestConfigFiles
 from rescue.guest.session import Guest
 from rescue.kernel import initrd_image
 from rescue.model import Diagnosis
 from rescue.repair import fixes
 from rescue.repair.plan import initrd_drivers
 from rescue.repair.reinstall import refuse_unsafe
+from rescue.repair import steps
 from rescue.repair.steps import Outcome, last_line
 
 Status = Callable[[str], None]
@@ -88,7 +90,7 @@ class Fixing:
 
     def plan(self, before: Diagnosis) -> fixes.FixPlan:
         chosen = fixes.choose_fixes(self.options.fixes)
-        moves, backups, notes, rebuild = [], [], [], None
+        moves, backups, notes, rebuild, entry = [], [], [], None, None
         if "restore-config" in chosen:
             paths = tuple(p for kind in bootloader.KINDS for p in kind.config_paths)
             moves.append(fixes.config_move(before, paths))
@@ -98,9 +100,15 @@ class Fixing:
                 backups.append((rebuild.path, backup_name(rebuild.path, self.stamp)))
             elif not self.options.backup:
                 notes.append("--no-backup: the old initrd is not kept")
+        if "boot-entry" in chosen:
+            entry = self._entry(before)
+            if self.options.backup:
+                backups += [(path, backup_name(path, self.stamp)) for path in entry.backups
+                            if self.guest.is_file(path) and not self.guest.is_symlink(path)]
         sel = before.facts.bootpath.selinux if before.facts.bootpath else None
         relabel = sel.mode if sel is not None and sel.mode in ("enforcing", "permissive") else None
-        return fixes.FixPlan(self.image, chosen, tuple(backups), tuple(moves), rebuild, relabel, tuple(notes))
+        return fixes.FixPlan(self.image, chosen, tuple(backups), tuple(moves), rebuild, entry, relabel,
+                              tuple(notes))
 
     def _initrd(self, before: Diagnosis, notes: list[str]) -> fixes.InitrdRebuild:
         family = family_for(self.os)
@@ -129,6 +137,24 @@ class Fixing:
         argv = tuple(family.initrd_command(tool, temporary, release, drivers))
         return fixes.InitrdRebuild(argv, temporary, path, release, tuple(drivers))
 
+    def _entry(self, before: Diagnosis):
+        """The boot loader's change that boots the recommended kernel by default (its template's entry)."""
+        target = fixes.entry_kernel(before)
+        family = family_for(self.os)
+        if family is None:
+            raise fixes.refuse(self.image, "boot-entry", f"vmrescue knows no boot loader template for {self.os.product}",
+                               "Write the entry by hand from a rescue shell (virt-rescue).")
+        files = GuestConfigFiles(self.guest, self.image)
+        loader = bootloader.detect(files, prefer=family.bootloader_kind()) or bootloader.fresh(family.bootloader_kind())
+        root_spec = next((spec for spec, mountpoint, _ in before.facts.fstab if mountpoint == "/"), None)
+        request = KernelEntryRequest(
+            uname_r=target, initrd_name=family.initrd_name(target), distro_title=family.title(),
+            release_major=self.os.major, root_spec=root_spec,
+            written_by=f"vmrescue {__version__} repair, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+            backup_stamp=self.stamp if self.options.backup else None)
+        layout = BootLayout(self.disk.disk, self.os.mountpoints, tuple(self.disk.filesystems))
+        return loader.plan_kernel(request, files, layout, lambda name: self.guest.which([name]))
+
     def _modprobe_conf(self) -> str:
         texts = []
         for path in ["/etc/modprobe.conf"] + [f"/etc/modprobe.d/{n}" for n in self.guest.ls("/etc/modprobe.d")]:
@@ -156,6 +182,8 @@ class Fixing:
             self.outcome.written.append(move.target)
         if plan.initrd is not None:
             self._rebuild(plan.initrd)
+        if plan.entry is not None:
+            steps.write_bootloader(self.guest, plan.entry, self.outcome)
         if plan.relabel:
             self.guest.write_file("/.autorelabel", b"")
             self.outcome.done.append(("selinux", "/.autorelabel"))

@@ -73,3 +73,34 @@ def test_the_plan_prints_each_step_and_compares_without_time_stamps():
     assert "--add-drivers xfs" in plan.steps()[2][1] and "with xfs" in plan.steps()[2][1]
     later = dataclasses.replace(plan, backups=((plan.backups[0][0], plan.backups[0][0] + ".vmrescue-20260102-030500"),))
     assert plan.key() == later.key()
+
+
+def test_boot_entry_boots_the_recommended_kernel_when_its_files_are_in_boot():
+    no_entries = diagnose(dataclasses.replace(FACTS, bootloader=Bootloader("bls", "/boot/grub2/grub.cfg", 0)))
+    assert no_entries.bootable is False
+    assert fixes.entry_kernel(no_entries) == R
+    # refused: the default entry boots it already; the kernel's files are gone
+    with pytest.raises(RescueError) as exc:
+        fixes.entry_kernel(diagnose(FACTS))
+    assert exc.value.code == "FIX_NOT_APPLICABLE" and "already boots" in exc.value.message
+    gone = dataclasses.replace(FACTS, bootloader=Bootloader("bls", "/boot/grub2/grub.cfg", 0),
+                               kernels=tuple(dataclasses.replace(k, vmlinuz=None) for k in FACTS.kernels))
+    with pytest.raises(RescueError) as exc:
+        fixes.entry_kernel(diagnose(gone))
+    assert "reinstall-kernel" in exc.value.hint
+
+
+def test_restore_config_and_boot_entry_are_not_planned_together():
+    with pytest.raises(RescueError) as exc:
+        fixes.choose_fixes(("restore-config", "boot-entry"))
+    assert exc.value.exit_status == Exit.USAGE
+
+
+def test_the_plan_key_ignores_the_written_by_date():
+    from rescue.bootloader.base import BootLoaderPlan
+    def plan(date):
+        return fixes.FixPlan("/vms/db01.qcow2", ("boot-entry",), entry=BootLoaderPlan(
+            "grub.conf", "add an entry for 6.1.0, make it the default",
+            diff=f"+# written by vmrescue 0.1.0 repair, {date}\n+title CentOS (6.1.0)\n"))
+    assert plan("2026-12-02 02:40:00 UTC").key() == plan("2026-12-02 02:41:07 UTC").key()
+    assert plan("2026-12-02 02:40:00 UTC").steps()[-1][0] == "grub.conf"

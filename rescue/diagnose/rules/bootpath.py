@@ -112,7 +112,8 @@ def rule_entry_near_miss(facts: GuestFacts) -> Iterable[Finding]:
                 f"Boot {entry_label(e)} loads the {what} {path}, which is not there, but {other} is ({how}): "
                 "a typing mistake in the entry.",
                 f"Edit {where}: {posixpath.basename(path)} → {posixpath.basename(other)} "
-                f"(virt-edit -a {shlex.quote(facts.image)} {lines.path if lines else config_name(facts)}).",
+                f"(virt-edit -a {shlex.quote(facts.image)} {lines.path if lines else config_name(facts)}), or have "
+                f"vmrescue write a new default entry from its template: {repair_action(facts, 'boot-entry')}.",
                 (Evidence(lines.path if lines else config_name(facts), line or None, text or path),))
 
 
