@@ -22,6 +22,7 @@ from rescue.diagnose import fleet, report
 from rescue import bootcheck
 from rescue.errors import Exit, RescueError
 from rescue.repair.plan import RepairPlan
+from rescue.repair.fixes import choose_fixes
 from rescue.repair.fixing import FixOptions, FixResult
 from rescue.repair.reinstall import ReinstallOptions, ReinstallResult
 
@@ -314,6 +315,7 @@ def repair(
     allow_backing: bool = typer.Option(False, "--allow-backing", help="Accept images that refer to other host files."),
 ) -> None:
     """Repair the boot path where vmrescue has a safe step; everything else diagnose names with its command."""
+    choose_fixes(tuple(fix))                    # a wrong name is refused before anything is opened
     info = operations.probe_all([image], fmt, allow_backing)
     if info[1]:
         raise info[1][0].error
