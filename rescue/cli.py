@@ -22,6 +22,8 @@ from rescue.diagnose import fleet, report
 from rescue import bootcheck
 from rescue.errors import Exit, RescueError
 from rescue.repair.plan import RepairPlan
+from rescue.repair.fixes import choose_fixes
+from rescue.repair.fixing import FixOptions, FixResult
 from rescue.repair.reinstall import ReinstallOptions, ReinstallResult
 
 EXIT_CODES_HELP = (
@@ -260,20 +262,25 @@ def reinstall_kernel(
         raise info[1][0].error
     options = ReinstallOptions(kernel=kernel, rpms=tuple(rpm), dirs=tuple(from_dirs), repo=repo,
                                nosignature=nosignature, backup=not no_backup, dry_run=dry_run)
-    if not dry_run and not yes:
+    _confirmed(image, info[0][0], options, yes, _run_repair, _render_repair)
+
+
+def _confirmed(image: str, info, options, yes: bool, run, render) -> None:
+    """Run a repair; without --yes, first its dry run and the operator's yes on a terminal."""
+    if not options.dry_run and not yes:
         if not sys.stdin.isatty():
             raise RescueError("CONFIRMATION_NEEDED", f"{image}: not writing without confirmation.",
                               "Run with --dry-run to see the plan, then with --yes to apply it.", Exit.REFUSED)
         # Show exactly what would happen (a dry run on an overlay), then ask; the real
         # run must come to the same plan, or it writes nothing.
-        result = _run_repair(info[0][0], dataclasses.replace(options, dry_run=True))
-        _render_repair(result)
+        result = run(info, dataclasses.replace(options, dry_run=True))
+        render(result)
         if not typer.confirm(f"Apply this repair to {image}?", default=False):
             err.print("Nothing was written.")
             raise typer.Exit(int(Exit.REFUSED))
         options = dataclasses.replace(options, confirmed=result.plan.key())
-    result = _run_repair(info[0][0], options)
-    _render_repair(result)
+    result = run(info, options)
+    render(result)
     raise typer.Exit(int(Exit.OK if result.success else Exit.NOT_BOOTABLE))
 
 
@@ -291,6 +298,68 @@ def _run_repair(info, options: ReinstallOptions) -> "ReinstallResult":
             return operations.reinstall_kernel(info, options, _options(), status, shown)
     finally:
         status.stop()
+
+
+@app.command("repair", epilog=EXIT_CODES_HELP)
+def repair(
+    image: str = typer.Argument(..., metavar="IMAGE", help="The powered-off guest's disk image."),
+    fix: List[str] = typer.Option([], "--fix", metavar="NAME",
+                                  help="restore-config (put a renamed grub.conf/grub.cfg back), rebuild-initrd "
+                                       "(the default kernel's, with the guest's dracut/mkinitrd), boot-entry (an entry "
+                                       "for the recommended kernel from the template, made the default). Repeatable."),
+    add_drivers: List[str] = typer.Option([], "--add-drivers", metavar="MODULE", help="A driver the rebuilt initrd must carry (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Do the repair on a throw-away overlay and print the plan."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing."),
+    no_backup: bool = typer.Option(False, "--no-backup", help="Do not keep a *.vmrescue-DATE copy of a replaced initrd."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Image format, instead of detecting it."),
+    allow_backing: bool = typer.Option(False, "--allow-backing", help="Accept images that refer to other host files."),
+) -> None:
+    """Repair the boot path where vmrescue has a safe step; everything else diagnose names with its command."""
+    choose_fixes(tuple(fix))                    # a wrong name is refused before anything is opened
+    info = operations.probe_all([image], fmt, allow_backing)
+    if info[1]:
+        raise info[1][0].error
+    options = FixOptions(fixes=tuple(fix), add_drivers=tuple(add_drivers), backup=not no_backup, dry_run=dry_run)
+    _confirmed(image, info[0][0], options, yes, _run_fixes, _render_fixes)
+
+
+def _run_fixes(info, options: FixOptions) -> FixResult:
+    status = StatusLine()
+
+    def shown(plan) -> None:
+        if options.confirmed is None:
+            status.stop()
+            where = "the throw-away overlay" if options.dry_run else "the image"
+            out.print(f"[bold]Plan:[/bold] {escape(plan.image)}: {', '.join(plan.fixes)} (decided with the guest "
+                      f"read-only; next, applied to {where})")
+            for name, detail in plan.steps():
+                out.print(f"  [cyan]{name:>10}[/cyan]  {escape(report.clean(detail))}")
+            for note in plan.notes:
+                out.print(f"[yellow]note:[/yellow] {escape(report.clean(note))}")
+            if plan.entry is not None and plan.entry.diff:
+                out.print(escape(plan.entry.diff), end="" if plan.entry.diff.endswith("\n") else "\n")
+
+    try:
+        with _interruptible("the appliance was stopped; a rename is atomic and a rebuilt initrd replaces the old "
+                            "one only once checked."):
+            return operations.repair_fixes(info, options, _options(), status, shown)
+    finally:
+        status.stop()
+
+
+def _render_fixes(result: FixResult) -> None:
+    head = "DRY RUN (nothing was written to the image)" if result.dry_run else "Repaired"
+    out.print(f"[bold]{head}:[/bold] {escape(result.image)}: {', '.join(result.plan.fixes)}")
+    for name, detail in result.outcome.done:
+        out.print(f"  [cyan]{name:>10}[/cyan]  {escape(report.clean(detail))}")
+    for path in result.outcome.backups:
+        out.print(f"  backup: {escape(path)}")
+    for note in result.outcome.notes:
+        out.print(f"[yellow]note:[/yellow] {escape(report.clean(note))}")
+    out.print(("Would be: " if result.dry_run else "Now: ") + report.verdict_markup(result.after))
+    for f in report.sorted_findings(result.after.findings):
+        if f.severity.value == "error":
+            out.print(report.finding_markup(f))
 
 
 BOOT_CHECK_EXIT_HELP = (

@@ -22,6 +22,7 @@ class Finding:
     severity: Severity
     message: str         # one sentence naming the cause
     action: str          # the next command or step for the operator
+    evidence: tuple["Evidence", ...] = ()   # where it was seen: file (or disk region), line, value
 
 
 # --- what the guest holds ----------------------------------------------------
@@ -215,6 +216,7 @@ class GuestFacts:
     default_grub: tuple[tuple[str, str], ...] = ()    # /etc/default/grub's GRUB_* settings, unquoted
     bls_entries: tuple[tuple[str, str], ...] = ()     # (id, linux) of every BLS entry, read or not by GRUB
     firmware: "FirmwareFacts | None" = None           # MBR boot code, the ESP and what is on it
+    bootpath: "BootPathFacts | None" = None           # the rest of the boot path (rescue.diagnose.bootpath)
 
 
 @dataclass(frozen=True)
@@ -264,3 +266,141 @@ class FirmwareFacts:
     vmx: str | None = None                 # a .vmx beside the image
     vmx_firmware: str | None = None        # "uefi" / "bios", as that .vmx says
     needs: str | None = None               # what starts the image: "bios", "uefi", "both", None
+
+
+# --- the rest of the boot path (rescue.diagnose.bootpath) ----------------------
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a finding was seen: a guest file (or a region of the disk), its line, the value there."""
+    path: str
+    line: int | None = None
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class DiskPartition:
+    number: int
+    start: int                         # first sector
+    sectors: int
+    type: str                          # "0x83", or a GPT type's name
+    holds: str = ""                    # what its first sectors show: "xfs", "LVM2_member", "" unknown
+    uuid: str = ""                     # the filesystem's UUID, or the PV's
+    content_bytes: int = 0             # the size its filesystem or PV records; 0 unknown
+    vg: str | None = None              # a PV's volume group
+
+
+@dataclass(frozen=True)
+class StrayVolume:
+    """A filesystem or PV starting where no partition of the table begins or covers."""
+    start: int
+    fstype: str
+    uuid: str = ""
+    label: str = ""
+    vg: str | None = None
+    content_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class DiskFacts:
+    """The disk's first sectors: boot code, what it loads next, the partition table."""
+    sectors: int
+    loader: str                        # rescue.guest.bootcode.classify_mbr's name
+    signature: bool
+    next_sector: int | None = None
+    next_stage: str | None = None      # "stage1.5", "stage2", "core.img"
+    found: str | None = None           # what sits at next_sector
+    problem: str | None = None         # why that is not what the boot code loads
+    table: str = "msdos"               # "msdos", "gpt", "none"
+    partitions: tuple[DiskPartition, ...] = ()
+    stray: tuple[StrayVolume, ...] = ()
+    bios_boot: bool = False            # GPT: a BIOS boot partition exists
+
+
+@dataclass(frozen=True)
+class Program:
+    """A program the boot runs (init, /bin/sh), as the kernel would find it."""
+    path: str
+    role: str                          # "init", "init=", "shell"
+    state: str                         # "ok", "missing", "dangling", "not-executable", "interpreter-missing", "empty"
+    resolved: str | None = None        # where its links lead
+    interpreter: str | None = None
+
+
+@dataclass(frozen=True)
+class InitrdFacts:
+    """The default entry's initrd, unpacked whole."""
+    path: str
+    release: str                       # the kernel the entry boots
+    size: int
+    formats: tuple[str, ...] = ()
+    problem: str | None = None         # why the kernel would fail to unpack it
+    unchecked: str | None = None
+    init: str = "ok"                   # /init: "ok", "missing", "not-executable", "dangling"
+    module_releases: tuple[str, ...] = ()
+    missing: tuple[tuple[str, str], ...] = ()      # (driver, why the root needs it) the initrd lacks
+    missing_tools: tuple[tuple[str, str], ...] = ()  # (program, why) the initrd lacks
+    lvm_conf: str | None = None        # its etc/lvm/lvm.conf
+    devices_file: str | None = None    # its etc/lvm/devices/system.devices
+
+
+@dataclass(frozen=True)
+class EntryLines:
+    """Where a boot entry's kernel and initrd lines are, as written."""
+    entry: int
+    path: str
+    kernel_line: int | None = None
+    kernel_text: str = ""
+    initrd_line: int | None = None
+    initrd_text: str = ""
+
+
+@dataclass(frozen=True)
+class FstabLine:
+    line: int
+    spec: str
+    mountpoint: str
+    fstype: str
+    options: str
+    passno: int
+    found: bool                        # the spec names a device of this disk
+
+
+@dataclass(frozen=True)
+class SelinuxFacts:
+    """/etc/selinux/config as libselinux reads it (rescue.guest.selinux), and the policy it names."""
+    mode: str | None                   # enforcing/permissive/disabled; None: unset or not a valid value
+    mode_value: str | None             # SELINUX= as written
+    mode_line: int | None
+    policy_type: str
+    type_line: int | None
+    policies: tuple[str, ...] = ()     # loadable /etc/selinux/<type>/policy/policy.N files
+    autorelabel: bool = False          # /.autorelabel is there: the next boot relabels every file
+
+
+@dataclass(frozen=True)
+class BootPathFacts:
+    disk: DiskFacts | None = None
+    stage2: tuple[str, str] | None = None          # (GRUB legacy stage2, why it would not load)
+    stage15_version: str | None = None              # the version of the stage1.5 in the gap
+    stage2_version: str | None = None
+    leftovers: tuple[str, ...] = ()                 # renamed boot loader configurations (grub.conf.old ...)
+    dangling: tuple[tuple[str, str], ...] = ()      # (link, target) of configuration links leading nowhere
+    boot_files: tuple[str, ...] = ()                # guest paths of the files in /boot (and /), for near misses
+    entry_lines: tuple[EntryLines, ...] = ()
+    specs: tuple[tuple[str, str], ...] = ()         # (device spec, fstype it names) of every spec that resolved
+    lvs: tuple[str, ...] = ()                       # /dev/VG/LV of the disk
+    programs: tuple[Program, ...] = ()
+    initrd: InitrdFacts | None = None
+    selinux: SelinuxFacts | None = None
+    fstab: tuple[FstabLine, ...] = ()
+    lvm_conf: str | None = None                     # /etc/lvm/lvm.conf
+    devices_file: str | None = None                 # /etc/lvm/devices/system.devices
+    devices_file_default: bool = False              # the release turns use_devicesfile on by default (EL9+)
+    root_pv: tuple[str, str, str] | None = None     # (partition as the guest names it, PV uuid, disk signature)
+    boot_space: tuple[int, int, int, int] | None = None   # /boot: free bytes, free inodes, bytes, inodes
+    kernel_bytes: int = 0                           # what one more kernel takes in /boot (the largest installed)
+    controller: tuple[str, str, int | None, str] | None = None   # (driver, file, line, setting)
+    kernel_modules: tuple[str, ...] = ()            # modules the default kernel ships (names)
+    builtin: tuple[str, ...] = ()                   # its built-in modules
+    default_args: str = ""                          # the default entry's kernel command line

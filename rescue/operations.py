@@ -12,9 +12,10 @@ from rescue.guest import hypervisor, inspect as inspection
 from rescue.guest.session import max_disks as appliance_max_disks
 from rescue.guest.session import Guest
 from rescue.errors import Exit, RescueError
-from rescue.diagnose.gather import Gatherer
+from rescue.diagnose.gather import Gatherer, with_disk_facts
 from rescue.guest.image import ImageInfo, check_can_write, probe
 from rescue.model import Diagnosis
+from rescue.repair.fixing import FixOptions, FixResult, repair
 from rescue.repair.reinstall import PlanShown, ReinstallOptions, ReinstallResult, reinstall
 
 
@@ -129,7 +130,7 @@ def _diagnose_one(guest: Guest, info: ImageInfo, found: inspection.DiskInspectio
     except RescueError as err:                        # Windows, LUKS, several roots: nothing to diagnose
         return ImageResult(info.path, info.format, error=err)
     if os_info is None:
-        facts = inspection.no_root_facts(info.path, found, info.in_use)
+        facts = with_disk_facts(guest, inspection.no_root_facts(info.path, found, info.in_use), found.disk)
         return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
     facts = Gatherer(guest, info.path, os_info, found).gather()
     return ImageResult(info.path, info.format, diagnosis=rules.diagnose(facts))
@@ -156,3 +157,14 @@ def reinstall_kernel(info: ImageInfo, repair: ReinstallOptions, options: Applian
                status=status, launch_timeout=options.launch_timeout) as guest:
         status("Inspecting " + info.path)
         return reinstall(guest, info.path, repair, status, shown)
+
+
+def repair_fixes(info: ImageInfo, options: FixOptions, appliance: ApplianceOptions, status: Callable[[str], None],
+                 shown: Callable) -> FixResult:
+    """`vmrescue repair`: the named fixes in one appliance launch; a dry run writes only to the throw-away overlay."""
+    if not options.dry_run:
+        check_can_write(info)
+    with Guest([info], write=not options.dry_run, accel=appliance.accel, verbose=appliance.verbose,
+               status=status, launch_timeout=appliance.launch_timeout) as guest:
+        status("Inspecting " + info.path)
+        return repair(guest, info.path, options, status, shown)

@@ -70,3 +70,17 @@ def spawn(argv: Sequence[str], *, stdout: int | IO, stderr: int | IO) -> subproc
     """Start `argv` in its own session (a Ctrl-C on the terminal reaches only vmrescue)."""
     return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                             start_new_session=True, preexec_fn=_die_with_parent)
+
+
+def pipe(argv: Sequence[str], data: bytes, *, timeout: float, limit: int) -> tuple[bytes, int]:
+    """Feed `data` to `argv` and take at most `limit` bytes of what it writes (a decompressor);
+    (output, exit status). ToolError if it cannot run."""
+    try:
+        proc = subprocess.run(list(argv), input=data, capture_output=True, timeout=timeout)
+    except FileNotFoundError:
+        raise ToolError(argv, "missing", "not installed") from None
+    except subprocess.TimeoutExpired:
+        raise ToolError(argv, "timeout", f"did not finish within {timeout:.0f} s") from None
+    except OSError as exc:
+        raise ToolError(argv, "oserror", exc.strerror or str(exc)) from None
+    return proc.stdout[:limit], proc.returncode

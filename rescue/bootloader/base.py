@@ -158,6 +158,10 @@ class BootLoader(ABC):
     # it is the kernel that fails later, not the boot loader).
     missing_file_clause: ClassVar[str] = ""
     no_entry_clause: ClassVar[str] = ""
+    # The boot code it puts in the MBR (rescue.guest.bootcode's name for it), and
+    # the command that puts it back from a rescue shell.
+    mbr_loader: ClassVar[str] = "grub2"
+    install_command: ClassVar[str] = "grub2-install /dev/sda"
 
     def __init__(self, config: str):
         self.config = config

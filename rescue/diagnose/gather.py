@@ -14,6 +14,8 @@ from typing import Iterable
 from rescue.bootloader.base import BootLayout
 from rescue.diagnose.bootmenu import read_bootloader
 from rescue.diagnose.firmware import read_firmware
+from rescue.diagnose.bootpath import BootPathReader
+from rescue.diagnose.diskread import DiskReader
 from rescue.diagnose.reader import GuestReader
 from rescue.errors import first_line
 from rescue.distro import family_for, yum
@@ -26,7 +28,7 @@ from rescue.guest.session import Guest
 from rescue.kernel import bzimage, initramfs, inventory, thirdparty
 from rescue.kernel.bootfiles import initrd_names
 from rescue.model import (
-    BootSymlink, GuestFacts, InitrdFile, ModulesDir, OsInfo, RpmPackage, ThirdPartyModule, VmlinuzFile, YumConfig,
+    BootPathFacts, BootSymlink, GuestFacts, InitrdFile, ModulesDir, OsInfo, RpmPackage, ThirdPartyModule, VmlinuzFile, YumConfig,
 )
 from rescue.rpm import database
 
@@ -105,6 +107,8 @@ class Gatherer:
             firmware=read_firmware(self.guest, self.reader, self.image, self.first_disk, self.os, filesystems,
                                    self._fstab(), tuple(failure.split(" (", 1)[0] for failure in unmounted)),
         )
+        facts = replace(facts, bootpath=BootPathReader(self.guest, self.reader, self.first_disk, filesystems, lvs,
+                                                       self.notes).read(facts))
         return _with_notes(facts, self.notes)
 
     # --- /boot ---------------------------------------------------------------
@@ -271,6 +275,12 @@ class Gatherer:
     def _fstab(self):
         text = self.reader.read_text("/etc/fstab")
         return parse_fstab(text) if text else ()
+
+
+def with_disk_facts(guest: Guest, facts: GuestFacts, disk: str) -> GuestFacts:
+    """A guest without a readable Linux root still has boot code and a partition table to judge."""
+    notes = list(facts.notes)
+    return replace(facts, bootpath=BootPathFacts(disk=DiskReader(guest, disk, notes).read()), notes=tuple(notes))
 
 
 def image_in_use(guest: Guest, image: str) -> str | None:

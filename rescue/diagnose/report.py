@@ -197,8 +197,11 @@ def _kernel_json(k: Kernel) -> dict[str, Any]:
     }
 
 
-def _finding_json(f: Finding) -> dict[str, str]:
-    return {"code": f.code, "severity": f.severity.value, "message": f.message, "action": f.action}
+def _finding_json(f: Finding) -> dict[str, Any]:
+    out: dict[str, Any] = {"code": f.code, "severity": f.severity.value, "message": f.message, "action": f.action}
+    if f.evidence:
+        out["evidence"] = [{"path": e.path, "line": e.line, "value": e.value} for e in f.evidence]
+    return out
 
 
 # --- text for a terminal ------------------------------------------------------------
@@ -325,7 +328,8 @@ def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 def finding_markup(f: Finding) -> str:
     style = SEVERITY_STYLE[f.severity]
-    return (f"[{style}]{f.severity.value.upper():<7}[/] [bold]{f.code}[/] {safe(f.message)}\n"
+    seen = "".join(f"\n        at {safe(e.path)}{f':{e.line}' if e.line else ''}: {safe(e.value)}" for e in f.evidence)
+    return (f"[{style}]{f.severity.value.upper():<7}[/] [bold]{f.code}[/] {safe(f.message)}{seen}\n"
             f"        → {safe(f.action)}")
 
 

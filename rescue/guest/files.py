@@ -54,6 +54,17 @@ class GuestFiles:
     def size(self, path: str) -> int:
         return self.g.filesize(path)
 
+    def lstat_mode(self, path: str) -> int | None:
+        """st_mode of the path itself (a symlink's own), None when nothing is there."""
+        try:
+            return int(self.g.lstatns(path)["st_mode"])
+        except RuntimeError:
+            return None
+
+    def statvfs(self, path: str) -> dict:
+        """statvfs of the filesystem holding `path` (bsize, blocks, bfree, bavail, files, ffree ...)."""
+        return dict(self.g.statvfs(path))
+
     def ls(self, path: str) -> list[str]:
         try:
             return self.g.ls(path)
@@ -86,6 +97,9 @@ class GuestFiles:
     def read_device(self, device: str, size: int, offset: int = 0) -> bytes:
         """Raw bytes of an appliance device (e.g. the MBR of /dev/sda)."""
         return self.g.pread_device(device, size, offset)
+
+    def device_bytes(self, device: str) -> int:
+        return int(self.g.blockdev_getsize64(device))
 
     # --- changing the mounted guest (repairs, dry runs, boot-check overlays) -----
 

@@ -304,7 +304,13 @@ class Guest(GuestFiles):
         be read under the next disk's name: another image's data in this image's report.
         """
         # list_dm_devices leaves out the LVs the filter shows: what remains is mapped behind its back.
-        if not self.g.list_dm_devices():
+        try:
+            mapped = bool(self.g.list_dm_devices())
+        except RuntimeError:
+            # it stats every LV LVM lists; with clones of one VG (same name, same UUIDs) one may
+            # have no /dev/VG/LV node: then nothing can be told apart, so deactivate everything
+            mapped = True
+        if not mapped:
             return
         try:
             self.g.lvm_clear_filter()

@@ -7,7 +7,7 @@ under TCG) plus the boot itself, so each CLI test boots once:
   reaches its login prompt with the expected kernel, its init runs the probe,
   and VMware's module (built for that kernel) is reported loaded;
 * the same guest after yum's erase of its kernel stops at GRUB's prompt;
-* el5-healthy, whose MBR holds no boot code, is reported as such;
+* el5-healthy with its MBR's boot code zeroed is reported as such;
 * a hung boot is cut by --timeout and no qemu is left behind.
 
 qemu's own handling (timeout, Ctrl-C, KVM falling back to TCG) is also tested
@@ -60,10 +60,13 @@ def bootable() -> Path:
 
 
 @pytest.fixture(scope="module")
-def no_boot_code() -> Path:
-    # The declarative fixtures have a partition table and the boot signature,
-    # but 440 zero bytes where the MBR's boot code belongs.
-    return fixtures.image("el5-healthy", "qcow2")
+def no_boot_code(tmp_path_factory) -> Path:
+    # A copy of el5-healthy with 440 zero bytes where the MBR's boot code
+    # belongs; its partition table and boot signature stay.
+    image = tmp_path_factory.mktemp("no-boot-code") / "el5-healthy.qcow2"
+    shutil.copyfile(fixtures.image("el5-healthy", "qcow2"), image)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -z 0 440", str(image)], check=True, capture_output=True)
+    return image
 
 
 # --- the CLI, end to end ----------------------------------------------------------------

@@ -24,7 +24,7 @@ ALLOWED = {
     "rescue.kernel": {"rescue.model", "rescue.rpm"},
     "rescue.guest": {"rescue.errors", "rescue.model", "rescue.run"},
     "rescue.bootloader": {"rescue.errors", "rescue.model", "rescue.kernel", "rescue.rpm", "rescue.guest"},
-    "rescue.diagnose": {"rescue.errors", "rescue.model", "rescue.distro", "rescue.rpm", "rescue.kernel",
+    "rescue.diagnose": {"rescue.errors", "rescue.model", "rescue.run", "rescue.distro", "rescue.rpm", "rescue.kernel",
                         "rescue.guest", "rescue.bootloader"},
     "rescue.bootcheck": {"rescue.errors", "rescue.model", "rescue.run", "rescue.kernel", "rescue.guest",
                          "rescue.bootloader"},

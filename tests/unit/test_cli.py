@@ -75,7 +75,9 @@ def test_json_report_carries_the_error(tmp_path):
 
 
 @pytest.mark.parametrize("args", [["diagnose"], ["diagnose", "--format", "floppy", "x.img"], ["frobnicate"],
-                                  ["--accel", "warp", "diagnose", "x.img"]])
+                                  ["--accel", "warp", "diagnose", "x.img"], ["repair", "x.img"],
+                                  ["repair", "--fix", "fstab", "x.img"],
+                                  ["repair", "--fix", "restore-config", "--fix", "boot-entry", "x.img"]])
 def test_usage_errors_exit_2(tmp_path, args):
     (tmp_path / "x.img").write_bytes(b"\0" * (1 << 20))
     proc = vmrescue(*args, cwd=tmp_path)

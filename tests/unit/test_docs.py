@@ -24,3 +24,24 @@ def test_every_module_the_docs_name_exists():
     for doc in [REPO / "README.md", *(REPO / "docs").glob("*.md")]:
         named |= set(re.findall(r"`(rescue/[a-z_/]+\.py)`", doc.read_text()))
     assert [path for path in sorted(named) if not (REPO / path).is_file()] == []
+
+
+def test_diagnose_md_lists_every_finding_code():
+    """Every code a diagnosis rule can emit is in docs/diagnose.md (with an example for the boot path)."""
+    import ast
+
+    from rescue.diagnose.rules.bootpath import PROGRAM_CODES
+
+    codes = set()
+    for module in (REPO / "rescue" / "diagnose" / "rules").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Finding" and node.args:
+                first = node.args[0]
+                if isinstance(first, ast.Constant):
+                    codes.add(first.value)
+                elif isinstance(first, ast.JoinedStr):      # f"INIT_{PROGRAM_CODES[...]}" and the like
+                    prefix = first.values[0].value
+                    codes |= {prefix + suffix for suffix in PROGRAM_CODES.values()}
+    assert len(codes) > 60
+    text = (REPO / "docs" / "diagnose.md").read_text()
+    assert sorted(c for c in codes if f"`{c}`" not in text) == []

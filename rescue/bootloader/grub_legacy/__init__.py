@@ -38,6 +38,8 @@ class GrubLegacy(BootLoader):
     config_paths = ("/boot/grub/grub.conf", "/boot/grub/menu.lst", "/etc/grub.conf")
     missing_file_clause = ' (GRUB 0.97 stops with "Error 15: File not found")'
     no_entry_clause = ' (GRUB 0.97 falls to the menu or stops with "Error 15")'
+    mbr_loader = "grub-legacy"
+    install_command = "grub-install /dev/sda (or in the grub shell: root (hd0,0), then setup (hd0))"
 
     def menu(self, files: ConfigFiles) -> Menu:
         config = parse_grub_legacy(files.text(self.config) or "")

@@ -6,13 +6,24 @@ default entry boots and the kernel to reinstall. No I/O; tests build facts
 by hand. The rules are grouped by what they look at: `guest` (the image and
 the guest as a whole), `boot` (the boot loader's configuration and entries),
 `grub2` (grubenv, saved_entry, kernelopts, BLS entries), `firmware` (BIOS boot code, the ESP),
-`kernels`, `updates` (yum); `facts` holds the look-ups they share, `evidence`
+`kernels`, `updates` (yum); past the kernel's files, `disk` (boot code,
+partition table), `bootpath` (config files, command line, initrd, init) and
+`system` (SELinux, fstab, LVM, /boot's room), whose errors stop the boot too;
+`facts` holds the look-ups they share, `evidence`
 chooses the kernel to recommend, `actions` words the next steps.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from rescue.diagnose.rules.bootpath import (
+    rule_cmdline, rule_config_dangling, rule_config_renamed, rule_entry_near_miss, rule_init, rule_initrd_image,
+    rule_initrd_line,
+)
+from rescue.diagnose.rules.disk import (
+    rule_boot_code, rule_next_stage, rule_partition_missing, rule_partition_truncated, rule_stage2,
+)
+from rescue.diagnose.rules.system import rule_boot_space, rule_devices_file, rule_fstab, rule_lvm_filter, rule_selinux
 from rescue.diagnose.rules.boot import (
     rule_boot_entries, rule_bootloader_config, rule_bootloader_damaged, rule_bootloader_size, rule_default_entry,
     rule_entry_files, rule_root_device, rule_titles,
@@ -34,7 +45,7 @@ from rescue.diagnose.rules.kernels import (
 from rescue.diagnose.rules.updates import rule_centosplus, rule_erased
 from rescue.model import Diagnosis, Finding, GuestFacts, Severity
 
-__all__ = ["RULES", "Rule", "cap_findings", "diagnose", "needs_repair", "repair_blocker"]
+__all__ = ["BOOTPATH_RULES", "DISK_RULES", "RULES", "Rule", "cap_findings", "diagnose", "needs_repair", "repair_blocker"]
 
 Rule = Callable[[GuestFacts], Iterable[Finding]]
 INFO = Severity.INFO
@@ -74,6 +85,17 @@ RULES: tuple[Rule, ...] = (
     rule_rpmdb,
 )
 
+# The disk below the filesystems: judged whether or not a Linux root was found.
+DISK_RULES: tuple[Rule, ...] = (
+    rule_boot_code, rule_next_stage, rule_stage2, rule_partition_missing, rule_partition_truncated,
+)
+
+# The rest of the boot path; an error here stops the boot as surely as a missing kernel.
+BOOTPATH_RULES: tuple[Rule, ...] = DISK_RULES + (
+    rule_config_renamed, rule_config_dangling, rule_entry_near_miss, rule_cmdline, rule_initrd_line,
+    rule_initrd_image, rule_init, rule_selinux, rule_fstab, rule_lvm_filter, rule_devices_file, rule_boot_space,
+)
+
 
 # What diagnose finds that makes vmrescue refuse to write at all: a running VM,
 # a /boot it cannot read, links under /boot that a write would go through.
@@ -104,18 +126,21 @@ def cap_findings(findings: Iterable[Finding], limit: int = MAX_FINDINGS_PER_CODE
 
 
 def diagnose(facts: GuestFacts) -> Diagnosis:
+    disk = [f for rule in DISK_RULES for f in rule(facts)]
     if facts.os is None:
-        return Diagnosis(facts, (*rule_in_use(facts), *rule_no_os(facts)), bootable=False,
+        return Diagnosis(facts, (*rule_in_use(facts), *rule_no_os(facts), *disk), bootable=False,
                          recommended_kernel=None)
     if boot_unreadable(facts):
         # Every rule about kernels and menus would judge an empty /boot.
-        return Diagnosis(facts, (*rule_in_use(facts), *rule_boot_unreadable(facts)), bootable=False,
+        return Diagnosis(facts, (*rule_in_use(facts), *rule_boot_unreadable(facts), *disk), bootable=False,
                          recommended_kernel=None)
-    findings = cap_findings(f for rule in RULES for f in rule(facts))
+    path = [f for rule in BOOTPATH_RULES for f in rule(facts)]
+    findings = cap_findings([*(f for rule in RULES for f in rule(facts)), *path])
     return Diagnosis(
         facts=facts,
         findings=findings,
-        bootable=is_bootable(facts) and firmware_blocker(facts) is None,
+        bootable=(is_bootable(facts) and firmware_blocker(facts) is None
+                  and not any(f.severity is Severity.ERROR for f in path)),
         recommended_kernel=recommend_kernel(facts),
         default_kernel=default_kernel(facts),
     )
