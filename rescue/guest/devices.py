@@ -103,16 +103,7 @@ def guest_path_on(mountpoint: str, path: str) -> str:
 def symlink_target_path(link: str, target: str) -> str:
     """Where a guest symlink points, as a normalised guest path (".." stops at "/")."""
     base = target if target.startswith("/") else posixpath.join(posixpath.dirname(link), target)
-    parts: list[str] = []
-    for part in base.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(part)
-    return "/" + "/".join(parts)
+    return "/" + posixpath.normpath("/" + base).lstrip("/")
 
 
 def boot_symlink_problem(link: str, target: str, boot_is_separate: bool) -> str | None:

@@ -272,8 +272,11 @@ def module_releases(data: bytes) -> set[str] | None:
     """The releases the image carries a lib/modules/<release>/ tree for
     (also under usr/lib/modules/); None if the image cannot be read."""
     names = list_initrd_paths(data)
-    if names is None:
-        return None
+    return None if names is None else releases_in(names)
+
+
+def releases_in(names) -> set[str]:
+    """The releases of the lib/modules/<release>/ (or usr/lib/modules/) trees among member names."""
     releases = set()
     for name in names:
         for base in ("lib/modules/", "usr/lib/modules/"):

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import posixpath
 import stat
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable
+
+from rescue.kernel.initramfs import releases_in
 
 MAX_OUTPUT = 512 * 1024 * 1024
 MAX_KEPT_FILE = 256 * 1024             # a wanted file larger than this is not kept
@@ -86,16 +89,8 @@ class Unpacked:
 
 
 def _normpath(path: str) -> str:
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(part)
-    return "/".join(parts)
+    # As the kernel resolves a member's path inside the image: ".." stops at its root.
+    return posixpath.normpath("/" + path).lstrip("/")
 
 
 def _normalise(name: str) -> str:
@@ -288,14 +283,7 @@ def modules(u: Unpacked) -> set[str]:
 
 
 def module_releases(u: Unpacked) -> set[str]:
-    found = set()
-    for name in u.members:
-        for base in ("lib/modules/", "usr/lib/modules/"):
-            if name.startswith(base):
-                release, sep, _ = name[len(base):].partition("/")
-                if release and sep:
-                    found.add(release)
-    return found
+    return releases_in(u.members)
 
 
 def has_program(u: Unpacked, names: tuple[str, ...]) -> bool:

@@ -28,8 +28,7 @@ from rescue.guest.session import Guest
 from rescue.kernel import initrd_image
 from rescue.model import Diagnosis
 from rescue.repair import fixes
-from rescue.repair.plan import initrd_drivers
-from rescue.repair.reinstall import refuse_unsafe
+from rescue.repair.reinstall import guest_initrd_drivers, refuse_unsafe
 from rescue.repair import steps
 from rescue.repair.steps import Outcome, last_line
 
@@ -122,7 +121,7 @@ class Fixing:
         path, release = fixes.initrd_target(before)
         bp = before.facts.bootpath
         available = set(bp.kernel_modules) if bp else set()
-        drivers = initrd_drivers(self._modprobe_conf(), self._root_fstype(), self._root_on_lvm(), available)
+        drivers = guest_initrd_drivers(self.guest, self.os, self.disk, available)
         wanted = [*fixes.initrd_drivers_needed(before), *self.options.add_drivers]
         for driver in wanted:
             norm = driver.replace("-", "_")
@@ -154,20 +153,6 @@ class Fixing:
             backup_stamp=self.stamp if self.options.backup else None)
         layout = BootLayout(self.disk.disk, self.os.mountpoints, tuple(self.disk.filesystems))
         return loader.plan_kernel(request, files, layout, lambda name: self.guest.which([name]))
-
-    def _modprobe_conf(self) -> str:
-        texts = []
-        for path in ["/etc/modprobe.conf"] + [f"/etc/modprobe.d/{n}" for n in self.guest.ls("/etc/modprobe.d")]:
-            if self.guest.is_file(path):
-                texts.append(self.guest.read_text(path, 256 * 1024))
-        return "\n".join(texts)
-
-    def _root_fstype(self) -> str | None:
-        device = dict(self.os.mountpoints).get("/")
-        return next((fs.fstype for fs in self.disk.filesystems if fs.device == device), None)
-
-    def _root_on_lvm(self) -> bool:
-        return dict(self.os.mountpoints).get("/", "") in self.disk.lvs
 
     # --- acting --------------------------------------------------------------------------
 

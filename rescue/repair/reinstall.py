@@ -163,8 +163,7 @@ class KernelReinstall:
                               f"Install the guest's initrd tool ({' or '.join(self.family.initrd_tools)}) first.",
                               Exit.REFUSED)
         path = f"/boot/{self.family.initrd_name(target)}"
-        drivers = initrd_drivers(self._modprobe_conf(), self._root_fstype(), self._root_on_lvm(),
-                                 kernel_modules(package_files, target))
+        drivers = guest_initrd_drivers(self.guest, self.os, self.disk, kernel_modules(package_files, target))
         return InitrdBuild(tuple(self.family.initrd_command(tool, path, target, drivers)), path, tuple(drivers))
 
     def _bootloader(self, target: str, facts: GuestFacts):
@@ -213,21 +212,16 @@ class KernelReinstall:
         steps.relabel(self.guest, plan.relabel, self.outcome)
         self.guest.sync()
 
-    # --- small readers ---------------------------------------------------------------
 
-    def _modprobe_conf(self) -> str:
-        texts = []
-        for path in ["/etc/modprobe.conf"] + [f"/etc/modprobe.d/{n}" for n in self.guest.ls("/etc/modprobe.d")]:
-            if self.guest.is_file(path):
-                texts.append(self.guest.read_text(path, 256 * 1024))
-        return "\n".join(texts)
-
-    def _root_fstype(self) -> str | None:
-        device = dict(self.os.mountpoints).get("/")
-        return next((fs.fstype for fs in self.disk.filesystems if fs.device == device), None)
-
-    def _root_on_lvm(self) -> bool:
-        return dict(self.os.mountpoints).get("/", "") in self.disk.lvs
+def guest_initrd_drivers(guest: Guest, os_info: OsInfo, disk: inspect.DiskInspection, available: set[str]) -> list[str]:
+    """initrd_drivers for the mounted guest: its modprobe.conf aliases, its root's filesystem and LVM."""
+    texts = []
+    for path in ["/etc/modprobe.conf"] + [f"/etc/modprobe.d/{n}" for n in guest.ls("/etc/modprobe.d")]:
+        if guest.is_file(path):
+            texts.append(guest.read_text(path, 256 * 1024))
+    root = dict(os_info.mountpoints).get("/")
+    fstype = next((fs.fstype for fs in disk.filesystems if fs.device == root), None)
+    return initrd_drivers("\n".join(texts), fstype, (root or "") in disk.lvs, available)
 
 
 def refuse_unsafe(image: str, before: Diagnosis) -> None:
