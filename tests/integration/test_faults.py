@@ -25,6 +25,12 @@ EL5_PLUS = "2.6.18-274.3.1.el5.centos.plus"
 REPAIR = ["reinstall-kernel", "--yes", "--nosignature", "--allow-backing"]
 
 
+
+def ctrl_c_delivered() -> None:
+    """In the child: SIGINT as a terminal delivers it. pytest-xdist's workers ignore SIGINT, and an
+    ignored signal stays ignored across exec, so vmrescue would never see the Ctrl-C sent."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def command(*args):
     return [sys.executable, "-m", "rescue", "--accel", "tcg", *args]
 
@@ -66,7 +72,8 @@ def test_killed_repair_leaves_old_or_new_never_half(tmp_path, point, expected):
 def test_ctrl_c_during_repair_says_what_was_done(tmp_path):
     image = fixtures.overlay("el5-seed", tmp_path)
     proc = subprocess.Popen(command(*REPAIR, "--from", str(fixtures.rpms_dir()), str(image)), cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_delivered)
     seen = []
     for line in proc.stderr:
         seen.append(line)

@@ -6,6 +6,7 @@ so every image must come out with its own verdict whichever appliance read it.
 """
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -56,6 +57,12 @@ def test_directory_of_clones_with_two_appliances(tmp_path):
     assert f"8 images in {fleet_dir}: 4 bootable, 4 not" in proc.stdout
 
 
+
+def ctrl_c_delivered() -> None:
+    """In the child: SIGINT as a terminal delivers it. pytest-xdist's workers ignore SIGINT, and an
+    ignored signal stays ignored across exec, so vmrescue would never see the Ctrl-C sent."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def _qemu_children(pid: int) -> list[int]:
     """Processes descended from `pid` whose command line names qemu."""
     import os
@@ -89,7 +96,7 @@ def test_ctrl_c_stops_every_appliance(tmp_path):
         shutil.copyfile(fixtures.image("el5-seed", "qcow2"), path)
         paths.append(str(path))
     proc = subprocess.Popen([sys.executable, "-m", "rescue", "diagnose", "--jobs", "2", *paths],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_delivered)
     try:
         deadline = time.monotonic() + 120
         while len(_qemu_children(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:

@@ -316,3 +316,10 @@ def test_every_new_finding_is_a_sentence_with_an_action():
                     boot_space=(1, 1, 1, 1))
     for f in diagnose(facts).findings:
         assert f.message.endswith(".") and f.action, f
+
+
+def test_a_disk_without_an_os_gets_no_boot_code_finding():
+    # a data disk: NO_OS says what matters, its empty MBR has nothing to start
+    empty = dataclasses.replace(DISK, loader="none", next_sector=None, next_stage=None, found=None)
+    d = diagnose(dataclasses.replace(with_bp(disk=empty), os=None))
+    assert not [f for f in d.findings if f.code.startswith("MBR_")], d.findings

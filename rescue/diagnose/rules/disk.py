@@ -50,7 +50,8 @@ def _firmware_judges_the_mbr(facts: GuestFacts) -> bool:
 
 def rule_boot_code(facts: GuestFacts) -> Iterable[Finding]:
     disk = _disk(facts)
-    if disk is None or _firmware_judges_the_mbr(facts):
+    # Without an OS there is nothing for boot code to start: NO_OS says what matters (a data disk).
+    if disk is None or facts.os is None or _firmware_judges_the_mbr(facts):
         return
     name = LOADER_NAMES.get(disk.loader, disk.loader)
     fix = f"Reinstall the boot loader {_rescue_shell(facts)}: {install_command(facts)}"
